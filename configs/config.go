@@ -1,0 +1,290 @@
+// Package configs holds pushgate's settings: one documented [Config] struct,
+// its defaults, loading from a YAML file, the environment and command-line
+// flags, and validation that reports every problem at once.
+//
+// Precedence, lowest first: defaults < --config FILE < PUSHGATE_* environment
+// variables < flags. [Load] applies all of them; [Default], [LoadFile],
+// [ApplyEnv], [Config.SetDefaults] and [Config.Validate] are the pieces.
+//
+// The package has no global state: everything is passed in, including the
+// environment (as a getenv function), so tests need no process environment.
+package configs
+
+import (
+	"net"
+	"slices"
+	"time"
+)
+
+// Default values. Settings not listed here default to their zero value.
+const (
+	defaultAddr            = "127.0.0.1:8080"
+	defaultBodyLimit       = 1 << 20
+	defaultReplyBudget     = 4 * time.Second
+	defaultShutdownTimeout = 10 * time.Second
+	defaultLogLevel        = "info"
+	defaultDBDriver        = "sqlite"
+	defaultDBDSN           = "pushgate.db"
+	defaultRetention       = 30 * 24 * time.Hour
+	defaultResultValidity  = 24 * time.Hour
+	defaultResultMaxWait   = 300 * time.Second
+	defaultSyncTimeout     = 60 * time.Second
+	defaultSyncMaxTimeout  = 300 * time.Second
+	defaultNotifyConnect   = 10 * time.Second
+	defaultNotifyRead      = 10 * time.Second
+	defaultPoolCore        = 10
+	defaultPoolMax         = 50
+	defaultQueueSize       = 100
+	defaultScanPeriod      = 120 * time.Second
+	defaultFetchSize       = 100
+)
+
+// defaultSchedule is the notify retry schedule of seed 003.
+var defaultSchedule = []time.Duration{
+	2 * time.Minute, 10 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour,
+	6 * time.Hour, 6 * time.Hour, 10 * time.Hour, 15 * time.Hour, 15 * time.Hour,
+}
+
+// Config is every setting of a pushgate server. The yaml tags are the keys of
+// the --config file (see configs/pushgate.yaml); each setting's environment
+// variable is named in its comment.
+type Config struct {
+	// Addr is the listen address, host:port. PUSHGATE_ADDR; default "127.0.0.1:8080".
+	Addr string `yaml:"addr"`
+	// PublicURL is the base URL others reach pushgate at, used to build
+	// callback URLs. PUSHGATE_PUBLIC_URL; default "http://" + Addr, with
+	// "localhost" standing in for an empty or unspecified (0.0.0.0, ::) host.
+	PublicURL string `yaml:"public_url"`
+	// BodyLimit is the largest push body accepted, in bytes (at most 64 MiB).
+	// PUSHGATE_BODY_LIMIT; default 1 MiB.
+	BodyLimit int64 `yaml:"body_limit"`
+	// ReplyBudget is how long a push handler may run before pushgate answers
+	// "success" anyway. PUSHGATE_REPLY_BUDGET; default 4s.
+	ReplyBudget time.Duration `yaml:"reply_budget"`
+	// ShutdownTimeout bounds a graceful shutdown. PUSHGATE_SHUTDOWN_TIMEOUT; default 10s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// LogLevel is debug, info, warn or error. PUSHGATE_LOG_LEVEL; default info.
+	LogLevel string `yaml:"log_level"`
+
+	// DB is the event store.
+	DB DB `yaml:"db"`
+	// WeChat holds the platform credentials that prove pushes genuine.
+	WeChat WeChat `yaml:"wechat"`
+
+	// AdminToken is the bearer token of the admin routes; empty means they
+	// refuse every request. At least 8 characters. PUSHGATE_ADMIN_TOKEN.
+	AdminToken string `yaml:"admin_token"`
+	// APIToken is the bearer token of the results and sync routes; empty means
+	// they refuse every request. At least 8 characters. PUSHGATE_API_TOKEN.
+	APIToken string `yaml:"api_token"`
+
+	// Results governs stored results of async APIs and callbacks.
+	Results Results `yaml:"results"`
+	// Sync governs the sync-over-async API (seed 001).
+	Sync Sync `yaml:"sync"`
+	// Notify governs outbound notifications and their retries (seed 003).
+	Notify Notify `yaml:"notify"`
+}
+
+// DB configures the event store.
+type DB struct {
+	// Driver is "sqlite" or "postgres". PUSHGATE_DB_DRIVER; default "sqlite".
+	Driver string `yaml:"driver"`
+	// DSN is the SQLite file or PostgreSQL connection string.
+	// PUSHGATE_DB_DSN; default "pushgate.db".
+	DSN string `yaml:"dsn"`
+	// Retention is how long handled events are kept before pruning (at least
+	// 1h). PUSHGATE_RETENTION; default 720h (30 days).
+	Retention time.Duration `yaml:"retention"`
+}
+
+// WeChat holds the platform credentials.
+type WeChat struct {
+	// Token signs every push; required. PUSHGATE_WECHAT_TOKEN.
+	Token string `yaml:"token"`
+	// AppID is the official account's app id. PUSHGATE_WECHAT_APPID.
+	AppID string `yaml:"app_id"`
+	// AESKey is the EncodingAESKey, exactly 43 characters of [A-Za-z0-9+/];
+	// empty turns safe mode (encrypted pushes) off. PUSHGATE_WECHAT_AES_KEY.
+	AESKey string `yaml:"aes_key"`
+}
+
+// Results configures how long stored results stay retrievable.
+type Results struct {
+	// Validity is how long a result stays retrievable.
+	// PUSHGATE_RESULT_VALIDITY; default 24h (seed 000).
+	Validity time.Duration `yaml:"validity"`
+	// PerAPI overrides Validity per Api name, e.g. {"getUserInfo": 2h}.
+	// PUSHGATE_RESULT_PER_API="name=2h,other=30m".
+	PerAPI map[string]time.Duration `yaml:"per_api"`
+	// MaxWait caps the ?timeout= of a results request.
+	// PUSHGATE_RESULT_MAX_WAIT; default 300s.
+	MaxWait time.Duration `yaml:"max_wait"`
+}
+
+// Sync configures the sync-over-async API.
+type Sync struct {
+	// Targets maps a conv_id (numeric) to the URL of the process that serves
+	// it. PUSHGATE_SYNC_TARGETS="42=http://h/p,43=http://h/q".
+	Targets map[string]string `yaml:"targets"`
+	// DefaultTimeout is the wait when a request names none.
+	// PUSHGATE_SYNC_DEFAULT_TIMEOUT; default 60s (seed 001).
+	DefaultTimeout time.Duration `yaml:"default_timeout"`
+	// MaxTimeout caps the wait a request may ask for.
+	// PUSHGATE_SYNC_MAX_TIMEOUT; default 300s.
+	MaxTimeout time.Duration `yaml:"max_timeout"`
+}
+
+// Notify configures outbound notifications. A zero count or duration means
+// its default.
+type Notify struct {
+	// URLs are subscribers given by URL alone. PUSHGATE_NOTIFY_URLS, comma separated.
+	URLs []string `yaml:"urls"`
+	// Subscribers are subscribers with their own secret, kinds or timeouts.
+	// File only. Use [Config.NotifySubscribers] to get URLs and Subscribers merged.
+	Subscribers []Subscriber `yaml:"subscribers"`
+	// Secret signs deliveries: "whsec_" then base64 of at least one byte;
+	// empty sends them unsigned. PUSHGATE_NOTIFY_SECRET.
+	Secret string `yaml:"secret"`
+	// Schedule is the delay before each retry. PUSHGATE_NOTIFY_SCHEDULE;
+	// default "2m,10m,30m,1h,2h,6h,6h,10h,15h,15h" (seed 003).
+	Schedule []time.Duration `yaml:"schedule"`
+	// ConnectTimeout bounds connecting to a subscriber.
+	// PUSHGATE_NOTIFY_CONNECT_TIMEOUT; default 10s.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// ReadTimeout bounds waiting for a subscriber's answer.
+	// PUSHGATE_NOTIFY_READ_TIMEOUT; default 10s.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// PoolCore is the number of delivery workers kept running.
+	// PUSHGATE_NOTIFY_POOL_CORE; default 10.
+	PoolCore int `yaml:"pool_core"`
+	// PoolMax is the most delivery workers under load.
+	// PUSHGATE_NOTIFY_POOL_MAX; default 50.
+	PoolMax int `yaml:"pool_max"`
+	// QueueSize is the capacity of the in-memory delivery queue.
+	// PUSHGATE_NOTIFY_QUEUE_SIZE; default 100.
+	QueueSize int `yaml:"queue_size"`
+	// ScanPeriod is how often the outbox is scanned for due retries; pushgate
+	// also wakes exactly at the next due time. PUSHGATE_NOTIFY_SCAN_PERIOD; default 120s.
+	ScanPeriod time.Duration `yaml:"scan_period"`
+	// FetchSize is how many due deliveries one scan claims.
+	// PUSHGATE_NOTIFY_FETCH_SIZE; default 100.
+	FetchSize int `yaml:"fetch_size"`
+}
+
+// Subscriber is one notification endpoint. Zero fields fall back to
+// [Notify]'s; [Config.NotifySubscribers] resolves them.
+type Subscriber struct {
+	// URL receives the signed POSTs; http or https.
+	URL string `yaml:"url"`
+	// Secret overrides Notify.Secret for this subscriber.
+	Secret string `yaml:"secret"`
+	// Kinds lists the event kinds it wants; empty means every kind.
+	Kinds []string `yaml:"kinds"`
+	// ConnectTimeout overrides Notify.ConnectTimeout; 0 means Notify's.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// ReadTimeout overrides Notify.ReadTimeout; 0 means Notify's.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+}
+
+// Default returns a Config with every default filled in, PublicURL included.
+// It is not valid as is: the WeChat token has no default.
+func Default() *Config {
+	c := &Config{}
+	c.SetDefaults()
+	return c
+}
+
+// SetDefaults fills every zero-valued setting with its default and derives
+// PublicURL from Addr when it is empty. Calling it again changes nothing.
+func (c *Config) SetDefaults() {
+	setZero(&c.Addr, defaultAddr)
+	setZero(&c.BodyLimit, defaultBodyLimit)
+	setZero(&c.ReplyBudget, defaultReplyBudget)
+	setZero(&c.ShutdownTimeout, defaultShutdownTimeout)
+	setZero(&c.LogLevel, defaultLogLevel)
+	setZero(&c.DB.Driver, defaultDBDriver)
+	setZero(&c.DB.DSN, defaultDBDSN)
+	setZero(&c.DB.Retention, defaultRetention)
+	setZero(&c.Results.Validity, defaultResultValidity)
+	setZero(&c.Results.MaxWait, defaultResultMaxWait)
+	setZero(&c.Sync.DefaultTimeout, defaultSyncTimeout)
+	setZero(&c.Sync.MaxTimeout, defaultSyncMaxTimeout)
+	if len(c.Notify.Schedule) == 0 {
+		c.Notify.Schedule = slices.Clone(defaultSchedule)
+	}
+	setZero(&c.Notify.ConnectTimeout, defaultNotifyConnect)
+	setZero(&c.Notify.ReadTimeout, defaultNotifyRead)
+	setZero(&c.Notify.PoolCore, defaultPoolCore)
+	setZero(&c.Notify.PoolMax, defaultPoolMax)
+	setZero(&c.Notify.QueueSize, defaultQueueSize)
+	setZero(&c.Notify.ScanPeriod, defaultScanPeriod)
+	setZero(&c.Notify.FetchSize, defaultFetchSize)
+	if c.PublicURL == "" {
+		c.PublicURL = publicURLFor(c.Addr)
+	}
+}
+
+// setZero sets *p to def when *p is the zero value.
+func setZero[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
+		*p = def
+	}
+}
+
+// publicURLFor derives a base URL from a listen address, using "localhost"
+// where the address leaves the host empty or unspecified.
+func publicURLFor(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	switch host {
+	case "", "0.0.0.0", "::":
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// NotifySubscribers returns every notification subscriber: one per
+// Notify.URLs entry, then Notify.Subscribers, with the secret and timeouts
+// they leave empty taken from Notify. A URL listed in both appears once, in
+// its richer Subscribers form. The result shares no memory with c.
+func (c *Config) NotifySubscribers() []Subscriber {
+	rich := make(map[string]bool, len(c.Notify.Subscribers))
+	for _, s := range c.Notify.Subscribers {
+		rich[s.URL] = true
+	}
+	seen := make(map[string]bool, len(c.Notify.URLs))
+	var out []Subscriber
+	for _, u := range c.Notify.URLs {
+		if rich[u] || seen[u] {
+			continue
+		}
+		seen[u] = true
+		out = append(out, c.resolve(Subscriber{URL: u}))
+	}
+	for _, s := range c.Notify.Subscribers {
+		out = append(out, c.resolve(s))
+	}
+	return out
+}
+
+// resolve fills s's empty secret and timeouts from Notify.
+func (c *Config) resolve(s Subscriber) Subscriber {
+	setZero(&s.Secret, c.Notify.Secret)
+	setZero(&s.ConnectTimeout, c.Notify.ConnectTimeout)
+	setZero(&s.ReadTimeout, c.Notify.ReadTimeout)
+	s.Kinds = slices.Clone(s.Kinds)
+	return s
+}
+
+// ResultValidity is how long a result of the named Api stays retrievable:
+// its Results.PerAPI override when positive, else Results.Validity.
+func (c *Config) ResultValidity(api string) time.Duration {
+	if d := c.Results.PerAPI[api]; d > 0 {
+		return d
+	}
+	return c.Results.Validity
+}

@@ -1,0 +1,37 @@
+package configs_test
+
+import (
+	"fmt"
+
+	"pushgate/configs"
+)
+
+// Load reads flags over the environment over the defaults. Passing the
+// environment as a function keeps tests free of os.Setenv.
+func ExampleLoad() {
+	environ := map[string]string{
+		"PUSHGATE_WECHAT_TOKEN":    "s3cret",
+		"PUSHGATE_ADDR":            "0.0.0.0:9000",
+		"PUSHGATE_DB_DRIVER":       "sqlite",
+		"PUSHGATE_SYNC_TARGETS":    "42=http://worker:8000/process",
+		"PUSHGATE_NOTIFY_SCHEDULE": "1m,5m",
+	}
+	getenv := func(key string) string { return environ[key] }
+
+	c, err := configs.Load([]string{"--db-driver", "postgres", "--db-dsn", "postgres://db/pushgate"}, getenv)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(c.Addr, c.PublicURL)
+	fmt.Println(c.DB.Driver, c.DB.DSN)
+	fmt.Println(c.Sync.Targets["42"], c.Notify.Schedule, c.ReplyBudget)
+
+	_, err = configs.Load(nil, func(string) string { return "" })
+	fmt.Println(err)
+	// Output:
+	// 0.0.0.0:9000 http://localhost:9000
+	// postgres postgres://db/pushgate
+	// http://worker:8000/process [1m0s 5m0s] 4s
+	// wechat token is required (PUSHGATE_WECHAT_TOKEN)
+}

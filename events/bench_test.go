@@ -1,0 +1,77 @@
+package events_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"pushgate/events"
+	"pushgate/fixtures"
+)
+
+// BenchmarkDecode decodes every fixture. Its Baseline sub-benchmark is
+// etree's bare parse of the seed's CLICK, the yardstick for the target:
+// Decode of the same CLICK (parse, typed struct, validation) costs at most
+// 1.3x the bare parse, both measured in one run.
+func BenchmarkDecode(b *testing.B) {
+	pushes, err := fixtures.Pushes()
+	if err != nil {
+		b.Fatal(err)
+	}
+	click, _ := fixtures.FS.ReadFile("pushes/event.CLICK.xml")
+	b.Run("Baseline/etree.ReadFromBytes/event.CLICK", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(click)))
+		for b.Loop() {
+			doc := etree.NewDocument()
+			if err := doc.ReadFromBytes(click); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, p := range pushes {
+		format := events.DetectFormat("", p.Body)
+		b.Run(p.Name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(p.Body)))
+			for b.Loop() {
+				if _, err := events.Decode(p.Body, format); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDecodeVsEtree alternates, in batches of 64, pushgate's full
+// Decode of the seed's CLICK with etree's bare parse of the same body, so
+// both see the same machine, and reports the ratio of their times as
+// "x-etree" (target: at most 1.3).
+func BenchmarkDecodeVsEtree(b *testing.B) {
+	click, _ := fixtures.FS.ReadFile("pushes/event.CLICK.xml")
+	const batch = 64
+	var bare, full time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		start := time.Now()
+		for range batch {
+			doc := etree.NewDocument()
+			if err := doc.ReadFromBytes(click); err != nil {
+				b.Fatal(err)
+			}
+		}
+		mid := time.Now()
+		for range batch {
+			if _, err := events.Decode(click, events.XML); err != nil {
+				b.Fatal(err)
+			}
+		}
+		bare += mid.Sub(start)
+		full += time.Since(mid)
+	}
+	n := float64(b.N * batch)
+	b.ReportMetric(float64(bare.Nanoseconds())/n, "etree-ns/op")
+	b.ReportMetric(float64(full.Nanoseconds())/n, "decode-ns/op")
+	b.ReportMetric(float64(full)/float64(bare), "x-etree")
+}

@@ -1,0 +1,191 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"mime"
+	"strconv"
+	"strings"
+
+	"github.com/beevik/etree"
+)
+
+// Format is a wire format of pushes.
+type Format uint8
+
+// The formats WeChat pushes in.
+const (
+	XML Format = iota + 1
+	JSON
+)
+
+func (f Format) String() string {
+	switch f {
+	case XML:
+		return "xml"
+	case JSON:
+		return "json"
+	}
+	return "unknown format"
+}
+
+// ParseFormat returns the format named "xml" or "json", or 0.
+func ParseFormat(name string) Format {
+	switch name {
+	case "xml":
+		return XML
+	case "json":
+		return JSON
+	}
+	return 0
+}
+
+// MaxDepth is how deeply elements may nest in an XML push. WeChat's deepest
+// (SendPicsInfo > PicList > item > PicMd5Sum under the root) is 5.
+const MaxDepth = 32
+
+// DetectFormat tells the format of a body: from the Content-Type when it
+// names XML or JSON, else from the first byte that is not white space ('<'
+// is XML, '{' or '[' JSON). It returns 0 when neither tells.
+func DetectFormat(contentType string, body []byte) Format {
+	if contentType != "" {
+		mt, _, err := mime.ParseMediaType(contentType)
+		if err == nil {
+			switch {
+			case strings.HasSuffix(mt, "/json") || strings.HasSuffix(mt, "+json"):
+				return JSON
+			case strings.HasSuffix(mt, "/xml") || strings.HasSuffix(mt, "+xml"):
+				return XML
+			}
+		}
+	}
+	trimmed := bytes.TrimLeft(body, " \t\r\n\ufeff")
+	if len(trimmed) == 0 {
+		return 0
+	}
+	switch trimmed[0] {
+	case '<':
+		return XML
+	case '{', '[':
+		return JSON
+	}
+	return 0
+}
+
+// Decode parses a push in the given format into the type its MsgType and
+// Event name, fills every field (keeping undeclared ones in Extra), and
+// validates it. Errors wrap ErrMalformed (*MalformedError) or ErrInvalid
+// (*InvalidError) and name what is wrong.
+func Decode(body []byte, f Format) (Event, error) {
+	var (
+		root value
+		err  error
+	)
+	switch f {
+	case XML:
+		root, err = parseXML(body)
+	case JSON:
+		root, err = parseJSON(body)
+	default:
+		return nil, &MalformedError{Format: f, Reason: "body is neither XML nor JSON"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	msgType, event := root.header()
+	e, _ := New(KindOf(strings.TrimSpace(msgType), strings.TrimSpace(event)))
+	h := e.Head()
+	var bad []FieldError
+	err = root.fields(func(name string, v value) error {
+		ok, err := e.setField(name, v)
+		if err != nil {
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				fe = &FieldError{Field: name, Reason: err.Error()}
+			}
+			bad = append(bad, *fe)
+		} else if !ok {
+			h.keep(name, v)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, &MalformedError{Format: f, Reason: err.Error()}
+	}
+	if len(bad) > 0 {
+		return nil, &InvalidError{Kind: e.Kind(), Fields: bad}
+	}
+	if err := Validate(e); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func parseXML(body []byte) (value, error) {
+	doc := etree.NewDocument()
+	doc.ReadSettings.MaxDepth = MaxDepth
+	if err := doc.ReadFromBytes(body); err != nil {
+		reason := err.Error()
+		if errors.Is(err, etree.ErrMaxDepth) {
+			reason = "elements nest deeper than the limit of 32"
+		}
+		return value{}, &MalformedError{Format: XML, Reason: reason}
+	}
+	var root *etree.Element
+	for _, t := range doc.Child {
+		switch t := t.(type) {
+		case *etree.Directive:
+			return value{}, &MalformedError{Format: XML, Reason: "DOCTYPE and other directives are not allowed"}
+		case *etree.Element:
+			if root != nil {
+				return value{}, &MalformedError{Format: XML, Reason: "more than one root element"}
+			}
+			root = t
+		case *etree.CharData:
+			if !t.IsWhitespace() {
+				return value{}, &MalformedError{Format: XML, Reason: "text outside the root element"}
+			}
+		}
+	}
+	if root == nil {
+		return value{}, &MalformedError{Format: XML, Reason: "no root element"}
+	}
+	return value{el: root}, nil
+}
+
+func parseJSON(body []byte) (value, error) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return value{}, &MalformedError{Format: JSON, Reason: "body must be a JSON object"}
+	}
+	if !json.Valid(trimmed) {
+		var v any
+		err := json.Unmarshal(trimmed, &v)
+		reason := "invalid JSON"
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			reason = se.Error() + " at offset " + strconv.FormatInt(se.Offset, 10)
+		}
+		return value{}, &MalformedError{Format: JSON, Reason: reason}
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(trimmed, &obj); err != nil {
+		return value{}, &MalformedError{Format: JSON, Reason: err.Error()}
+	}
+	return value{raw: trimmed, obj: obj}, nil
+}
+
+// header finds MsgType and Event among the root's fields.
+func (v value) header() (msgType, event string) {
+	_ = v.fields(func(name string, f value) error {
+		switch name {
+		case "MsgType":
+			msgType, _ = f.str()
+		case "Event":
+			event, _ = f.str()
+		}
+		return nil
+	})
+	return msgType, event
+}

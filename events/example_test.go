@@ -1,0 +1,52 @@
+package events_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"pushgate/events"
+)
+
+// Register a typed handler, decode a push, dispatch it and render the
+// passive reply.
+func Example() {
+	mux := events.NewMux()
+	events.Handle(mux, func(ctx context.Context, e *events.Click) (events.Reply, error) {
+		return events.Text("you clicked " + e.EventKey), nil
+	})
+
+	body := []byte(`<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[oUser]]></FromUserName>
+<CreateTime>123456789</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[CLICK]]></Event>
+<EventKey><![CDATA[V1001_GOOD]]></EventKey></xml>`)
+	e, err := events.Decode(body, events.DetectFormat("text/xml", body))
+	if err != nil {
+		panic(err)
+	}
+	reply, err := mux.Dispatch(context.Background(), e)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(e.Kind(), events.Describe(e).DedupeKey())
+	fmt.Println(string(events.Render(reply, e.Head(), time.Unix(1700000000, 0))))
+	// Output:
+	// event.CLICK t:123456789|gh_1|oUser|event|CLICK|V1001_GOOD
+	// <xml><ToUserName><![CDATA[oUser]]></ToUserName><FromUserName><![CDATA[gh_1]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[you clicked V1001_GOOD]]></Content></xml>
+}
+
+// Decode reports every problem of an invalid push, naming the fields.
+func ExampleDecode_invalid() {
+	_, err := events.Decode([]byte(`<xml><MsgType>event</MsgType><CreateTime>abc</CreateTime></xml>`), events.XML)
+	fmt.Println(err)
+	// Output:
+	// invalid unknown: CreateTime: must be a number, got "abc"
+}
+
+// Fields nobody declared are kept and written back by Marshal.
+func ExampleMarshal() {
+	e, _ := events.Decode([]byte(`{"ToUserName":"gh","FromUserName":"u","CreateTime":1,"MsgType":"event","Event":"CLICK","EventKey":"k","MenuId":7}`), events.JSON)
+	b, _ := events.Marshal(e)
+	fmt.Println(string(b))
+	// Output:
+	// {"ToUserName":"gh","FromUserName":"u","CreateTime":1,"MsgType":"event","Event":"CLICK","EventKey":"k","MenuId":7}
+}

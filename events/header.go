@@ -1,0 +1,122 @@
+package events
+
+import "strings"
+
+// Header is what every push carries. Each event struct embeds it, so its
+// fields read as e.FromUserName on any event.
+type Header struct {
+	// ToUserName is the receiving account: the official account's original id.
+	ToUserName string `xml:"ToUserName" json:"ToUserName" validate:"required"`
+	// FromUserName is the sender: a user's OpenID.
+	FromUserName string `xml:"FromUserName" json:"FromUserName" validate:"required"`
+	// CreateTime is the push's creation time in Unix seconds.
+	CreateTime int64 `xml:"CreateTime" json:"CreateTime" validate:"required"`
+	// MsgType is "event" for events, else the message type ("text", …).
+	MsgType string `xml:"MsgType" json:"MsgType" validate:"required"`
+	// Event names the event when MsgType is "event".
+	Event string `xml:"Event,omitempty" json:"Event,omitempty" validate:"required_if=MsgType event"`
+
+	// Extra holds every field the sender gave that the type does not
+	// declare, by its wire name (a nested one as "Parent.Child"): a string
+	// for XML text, a map for an XML element with children, the raw JSON for
+	// JSON. Marshal writes them back beside the declared fields.
+	Extra map[string]any `xml:"-" json:"-"`
+}
+
+// Head returns the shared header; every event has one.
+func (h *Header) Head() *Header { return h }
+
+func (h *Header) setField(name string, v value) (bool, error) {
+	var err error
+	switch name {
+	case "ToUserName":
+		h.ToUserName, err = v.str()
+	case "FromUserName":
+		h.FromUserName, err = v.str()
+	case "CreateTime":
+		h.CreateTime, err = v.int64()
+	case "MsgType":
+		h.MsgType, err = v.str()
+	case "Event":
+		h.Event, err = v.str()
+	default:
+		return false, nil
+	}
+	return true, err
+}
+
+// keep records a field the type does not declare.
+func (h *Header) keep(name string, v value) {
+	if h.Extra == nil {
+		h.Extra = make(map[string]any, 2)
+	}
+	kept := v.keep()
+	switch prev := h.Extra[name].(type) {
+	case nil:
+		h.Extra[name] = kept
+	case []any:
+		h.Extra[name] = append(prev, kept)
+	default:
+		h.Extra[name] = []any{prev, kept}
+	}
+}
+
+// Keyed is the header of events that carry an EventKey: menu events,
+// subscribe, SCAN.
+type Keyed struct {
+	Header
+	// EventKey is the menu key, the jump URL (VIEW), or the QR scene
+	// ("qrscene_…" on subscribe).
+	EventKey string `xml:"EventKey" json:"EventKey"`
+}
+
+func (k *Keyed) setField(name string, v value) (bool, error) {
+	if name == "EventKey" {
+		var err error
+		k.EventKey, err = v.str()
+		return true, err
+	}
+	return k.Header.setField(name, v)
+}
+
+// Key returns the EventKey.
+func (k *Keyed) Key() string { return k.EventKey }
+
+// Message is the header of a user message (MsgType text, image, …).
+type Message struct {
+	Header
+	// MsgId is WeChat's 64-bit message id; pushgate dedupes by it.
+	MsgId int64 `xml:"MsgId" json:"MsgId" validate:"required"`
+}
+
+func (m *Message) setField(name string, v value) (bool, error) {
+	if name == "MsgId" {
+		var err error
+		m.MsgId, err = v.int64()
+		return true, err
+	}
+	return m.Header.setField(name, v)
+}
+
+// nested reads the members of a nested element (ScanCodeInfo, …): set
+// handles the ones the type declares; the rest are kept on h as
+// "parent.name".
+func nested(h *Header, parent string, v value, set func(name string, v value) (bool, error)) error {
+	return v.fields(func(name string, f value) error {
+		ok, err := set(name, f)
+		if err != nil {
+			return fieldError(parent+"."+name, err)
+		}
+		if !ok {
+			h.keep(parent+"."+name, f)
+		}
+		return nil
+	})
+}
+
+func fieldError(name string, err error) error {
+	if fe, ok := err.(*FieldError); ok {
+		return fe
+	}
+	return &FieldError{Field: name, Reason: strings.TrimPrefix(err.Error(), "json: ")}
+}
