@@ -1,7 +1,6 @@
 package events_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
@@ -15,29 +14,13 @@ import (
 	"pushgate/fixtures"
 )
 
-// Golden renders what the decoder made of a push: its kind, its dedupe key
-// and the event as Marshal writes it.
+// Golden renders what the decoder made of a push as the golden files hold it.
 func Golden(e events.Event) ([]byte, error) {
 	payload, err := events.Marshal(e)
 	if err != nil {
 		return nil, err
 	}
-	var b bytes.Buffer
-	err = json.Indent(&b, mustJSON(map[string]any{
-		"kind":       e.Kind(),
-		"dedupe_key": events.Describe(e).DedupeKey(),
-		"event":      json.RawMessage(payload),
-	}), "", "  ")
-	b.WriteByte('\n')
-	return b.Bytes(), err
-}
-
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return b
+	return fixtures.RenderGolden(e.Kind(), events.Describe(e).DedupeKey(), payload)
 }
 
 func TestDecodeFixtures(t *testing.T) {

@@ -1,0 +1,221 @@
+package handlers
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"pushgate/models"
+)
+
+// eventView is an event as the admin API shows it. Ids are strings: they
+// are 64-bit and would lose digits as JSON numbers in JavaScript.
+type eventView struct {
+	ID         string          `json:"id"`
+	DedupeKey  string          `json:"dedupe_key"`
+	Kind       string          `json:"kind"`
+	MsgType    string          `json:"msg_type"`
+	Event      string          `json:"event"`
+	EventKey   string          `json:"event_key"`
+	FromUser   string          `json:"from_user"`
+	ToUser     string          `json:"to_user"`
+	CreateTime int64           `json:"create_time"`
+	MsgID      string          `json:"msg_id,omitempty"`
+	RequestID  string          `json:"request_id"`
+	Status     string          `json:"status"`
+	Attempts   int             `json:"attempts"`
+	Duplicates int             `json:"duplicates"`
+	ReceivedAt time.Time       `json:"received_at"`
+	LastSeen   time.Time       `json:"last_seen"`
+	HandledAt  *time.Time      `json:"handled_at"`
+	LastError  string          `json:"last_error"`
+	Reply      string          `json:"reply,omitempty"`
+	Format     string          `json:"format"`
+	Payload    json.RawMessage `json:"payload"`
+	Raw        string          `json:"raw"`
+	History    []attemptView   `json:"history,omitempty"`
+}
+
+type attemptView struct {
+	Started    time.Time `json:"started"`
+	DurationMS float64   `json:"duration_ms"`
+	Error      string    `json:"error"`
+	Replay     bool      `json:"replay"`
+}
+
+func viewEvent(e *models.Event) eventView {
+	payload := json.RawMessage(e.Payload)
+	if len(payload) == 0 {
+		payload = json.RawMessage("null")
+	}
+	return eventView{
+		ID: strconv.FormatInt(e.ID, 10), DedupeKey: e.DedupeKey, Kind: e.Kind, MsgType: e.MsgType,
+		Event: e.Event, EventKey: e.EventKey, FromUser: e.FromUser, ToUser: e.ToUser,
+		CreateTime: e.CreateTime, MsgID: e.MsgID, RequestID: e.RequestID, Status: e.Status,
+		Attempts: e.Attempts, Duplicates: e.Duplicates, ReceivedAt: e.ReceivedAt, LastSeen: e.LastSeen,
+		HandledAt: e.HandledAt, LastError: e.LastError, Reply: string(e.Reply), Format: e.Format,
+		Payload: payload, Raw: string(e.Raw),
+	}
+}
+
+// eventFilter is the filter of GET /v1/events and the body of POST
+// /v1/replay.
+type eventFilter struct {
+	Event     string `json:"event" form:"event"`
+	MsgType   string `json:"msg_type" form:"msg_type"`
+	FromUser  string `json:"from_user" form:"from_user"`
+	ToUser    string `json:"to_user" form:"to_user"`
+	EventKey  string `json:"event_key" form:"event_key"`
+	RequestID string `json:"request_id" form:"request_id"`
+	Status    string `json:"status" form:"status"`
+	Since     string `json:"since" form:"since"`
+	Until     string `json:"until" form:"until"`
+	Limit     int    `json:"limit" form:"limit"`
+	Cursor    string `json:"cursor" form:"cursor"`
+}
+
+// parseTime accepts RFC 3339 or Unix seconds.
+func parseTime(name, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Unix(n, 0), nil
+	}
+	return time.Time{}, errors.New(name + " must be RFC 3339 or Unix seconds, got " + strconv.Quote(v))
+}
+
+func (f eventFilter) model() (models.EventFilter, error) {
+	var errs []error
+	since, err := parseTime("since", f.Since)
+	errs = append(errs, err)
+	until, err := parseTime("until", f.Until)
+	errs = append(errs, err)
+	switch f.Status {
+	case "", models.StatusReceived, models.StatusHandled, models.StatusFailed:
+	default:
+		errs = append(errs, errors.New("status must be received, handled or failed"))
+	}
+	if f.Limit < 0 || f.Limit > 500 {
+		errs = append(errs, errors.New("limit must be between 1 and 500"))
+	}
+	return models.EventFilter{
+		Event: f.Event, MsgType: f.MsgType, FromUser: f.FromUser, ToUser: f.ToUser,
+		EventKey: f.EventKey, RequestID: f.RequestID, Status: f.Status,
+		Since: since, Until: until, Limit: f.Limit, Cursor: f.Cursor,
+	}, errors.Join(errs...)
+}
+
+func (s *Server) adminRoutes(admin gin.IRouter) {
+	admin.GET("/v1/events", s.listEvents)
+	admin.GET("/v1/events/:id", s.getEvent)
+	admin.POST("/v1/events/:id/replay", s.replayOne)
+	admin.POST("/v1/replay", s.replayMatching)
+	admin.GET("/v1/rejected", s.listRejected)
+}
+
+func (s *Server) listEvents(c *gin.Context) {
+	var f eventFilter
+	if err := c.ShouldBindQuery(&f); err != nil {
+		jsonError(c, http.StatusBadRequest, "bad query: "+err.Error())
+		return
+	}
+	filter, err := f.model()
+	if err != nil {
+		jsonError(c, http.StatusBadRequest, err.Error())
+		return
+	}
+	rows, next, err := s.store.ListEvents(c.Request.Context(), filter)
+	if err != nil {
+		s.storeError(c, err)
+		return
+	}
+	out := make([]eventView, len(rows))
+	for i := range rows {
+		out[i] = viewEvent(&rows[i])
+	}
+	c.JSON(http.StatusOK, gin.H{"events": out, "next_cursor": next})
+}
+
+func (s *Server) getEvent(c *gin.Context) {
+	e, ok := s.eventByParam(c)
+	if !ok {
+		return
+	}
+	v := viewEvent(e)
+	attempts, err := s.store.EventAttempts(c.Request.Context(), e.ID)
+	if err != nil {
+		s.storeError(c, err)
+		return
+	}
+	for _, a := range attempts {
+		v.History = append(v.History, attemptView{Started: a.Started, DurationMS: float64(a.DurationUS) / 1000, Error: a.Error, Replay: a.Replay})
+	}
+	c.JSON(http.StatusOK, v)
+}
+
+func (s *Server) eventByParam(c *gin.Context) (*models.Event, bool) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		jsonError(c, http.StatusBadRequest, "event id must be a number")
+		return nil, false
+	}
+	e, err := s.store.GetEvent(c.Request.Context(), id)
+	if err != nil {
+		s.storeError(c, err)
+		return nil, false
+	}
+	return e, true
+}
+
+func (s *Server) listRejected(c *gin.Context) {
+	limit := 0
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			jsonError(c, http.StatusBadRequest, "limit must be between 1 and 500")
+			return
+		}
+		limit = n
+	}
+	rows, next, err := s.store.ListRejected(c.Request.Context(), limit, c.Query("cursor"))
+	if err != nil {
+		s.storeError(c, err)
+		return
+	}
+	type rejectedView struct {
+		ID          string    `json:"id"`
+		ReceivedAt  time.Time `json:"received_at"`
+		Status      int       `json:"status"`
+		Reason      string    `json:"reason"`
+		Query       string    `json:"query"`
+		RemoteAddr  string    `json:"remote_addr"`
+		ContentType string    `json:"content_type"`
+		Raw         string    `json:"raw"`
+	}
+	out := make([]rejectedView, len(rows))
+	for i, r := range rows {
+		out[i] = rejectedView{strconv.FormatInt(r.ID, 10), r.ReceivedAt, r.Status, r.Reason, r.Query, r.RemoteAddr, r.ContentType, string(r.Raw)}
+	}
+	c.JSON(http.StatusOK, gin.H{"rejected": out, "next_cursor": next})
+}
+
+// storeError maps store errors: not found 404, a bad cursor 400, else 500.
+func (s *Server) storeError(c *gin.Context, err error) {
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		jsonError(c, http.StatusNotFound, "not found")
+	case errors.Is(err, models.ErrInvalid):
+		jsonError(c, http.StatusBadRequest, err.Error())
+	default:
+		s.log.Error("store", "path", c.Request.URL.Path, "err", err)
+		jsonError(c, http.StatusInternalServerError, "store error")
+	}
+}

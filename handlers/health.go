@@ -1,0 +1,105 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+func (s *Server) healthz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "database": err.Error()})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ok", "database": s.store.Driver()})
+}
+
+// counter is a set of counters by label value.
+type counter struct {
+	mu sync.Mutex
+	m  map[string]*atomic.Int64
+}
+
+func (c *counter) inc(label string) {
+	c.mu.Lock()
+	v, ok := c.m[label]
+	if !ok {
+		v = new(atomic.Int64)
+		c.m[label] = v
+	}
+	c.mu.Unlock()
+	v.Add(1)
+}
+
+func (c *counter) write(b *strings.Builder, name, label string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	keys := make([]string, 0, len(c.m))
+	for k := range c.m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(b, "%s{%s=%q} %d\n", name, label, k, c.m[k].Load())
+	}
+}
+
+// histogram counts durations into fixed buckets.
+type histogram struct {
+	bounds []float64 // seconds
+	counts []atomic.Int64
+	sumUS  atomic.Int64
+	total  atomic.Int64
+}
+
+func (h *histogram) observe(d time.Duration) {
+	sec := d.Seconds()
+	i, _ := slices.BinarySearch(h.bounds, sec)
+	h.counts[i].Add(1)
+	h.sumUS.Add(d.Microseconds())
+	h.total.Add(1)
+}
+
+type metrics struct {
+	pushes   counter
+	dispatch counter
+	latency  histogram
+}
+
+func newMetrics() *metrics {
+	bounds := []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
+	return &metrics{
+		pushes:   counter{m: map[string]*atomic.Int64{}},
+		dispatch: counter{m: map[string]*atomic.Int64{}},
+		latency:  histogram{bounds: bounds, counts: make([]atomic.Int64, len(bounds)+1)},
+	}
+}
+
+// metricsHandler writes Prometheus' text format.
+func (s *Server) metricsHandler(c *gin.Context) {
+	var b strings.Builder
+	b.WriteString("# HELP pushgate_pushes_total Pushes received on /wechat by outcome.\n# TYPE pushgate_pushes_total counter\n")
+	s.metrics.pushes.write(&b, "pushgate_pushes_total", "outcome")
+	b.WriteString("# HELP pushgate_dispatches_total Handler runs by outcome.\n# TYPE pushgate_dispatches_total counter\n")
+	s.metrics.dispatch.write(&b, "pushgate_dispatches_total", "outcome")
+	h := &s.metrics.latency
+	b.WriteString("# HELP pushgate_push_seconds Time to answer a push.\n# TYPE pushgate_push_seconds histogram\n")
+	var cum int64
+	for i, bound := range h.bounds {
+		cum += h.counts[i].Load()
+		fmt.Fprintf(&b, "pushgate_push_seconds_bucket{le=\"%g\"} %d\n", bound, cum)
+	}
+	cum += h.counts[len(h.bounds)].Load()
+	fmt.Fprintf(&b, "pushgate_push_seconds_bucket{le=\"+Inf\"} %d\n", cum)
+	fmt.Fprintf(&b, "pushgate_push_seconds_sum %g\npushgate_push_seconds_count %d\n", float64(h.sumUS.Load())/1e6, h.total.Load())
+	c.Data(http.StatusOK, "text/plain; version=0.0.4; charset=utf-8", []byte(b.String()))
+}

@@ -1,0 +1,103 @@
+// Package handlers is pushgate's HTTP face: the gin engine, its middleware
+// (body limits, WeChat signatures, bearer tokens) and thin adapters that
+// read a request, call events/, models/ and the feature packages, and
+// answer. No business logic, no SQL.
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"pushgate/configs"
+	"pushgate/events"
+	"pushgate/models"
+)
+
+// Observer is told of every newly stored push after its row is committed
+// (never of duplicates). It must return quickly: it runs on the push's
+// request path, before the answer.
+type Observer interface {
+	Accepted(ctx context.Context, id int64, e events.Event)
+}
+
+// Feature adds a feature's routes: public ones on r, ones that need the API
+// token on api, ones that need the admin token on admin.
+type Feature interface {
+	Routes(r, api, admin gin.IRouter)
+}
+
+// Deps is what the server is built from.
+type Deps struct {
+	Config *configs.Config
+	Store  *models.Store
+	Mux    *events.Mux
+	Logger *slog.Logger
+	// Observers are told of each accepted push (results, notifications).
+	Observers []Observer
+	// Features add their routes (results, sync, deliveries).
+	Features []Feature
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server serves pushgate's routes.
+type Server struct {
+	cfg       *configs.Config
+	store     *models.Store
+	mux       *events.Mux
+	log       *slog.Logger
+	observers []Observer
+	now       func() time.Time
+	engine    *gin.Engine
+	inflight  inflight
+	metrics   *metrics
+}
+
+// New builds the gin engine with every route.
+func New(d Deps) *Server {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{
+		cfg:       d.Config,
+		store:     d.Store,
+		mux:       d.Mux,
+		log:       d.Logger,
+		observers: d.Observers,
+		now:       d.Now,
+		engine:    gin.New(),
+		inflight:  newInflight(),
+		metrics:   newMetrics(),
+	}
+	s.engine.Use(s.recoverJSON())
+	s.engine.HandleMethodNotAllowed = true
+	s.engine.NoRoute(func(c *gin.Context) { jsonError(c, http.StatusNotFound, "no such route") })
+	s.engine.NoMethod(func(c *gin.Context) { jsonError(c, http.StatusMethodNotAllowed, "method not allowed") })
+
+	s.engine.GET("/wechat", s.verifyURL)
+	s.engine.POST("/wechat", s.receive)
+	s.engine.GET("/healthz", s.healthz)
+	s.engine.GET("/metrics", s.metricsHandler)
+
+	api := s.engine.Group("/", bearer(d.Config.APIToken, "api"))
+	admin := s.engine.Group("/", bearer(d.Config.AdminToken, "admin"))
+	s.adminRoutes(admin)
+	for _, f := range d.Features {
+		f.Routes(s.engine, api, admin)
+	}
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// Engine returns the gin engine, for tests and for mounting more routes.
+func (s *Server) Engine() *gin.Engine { return s.engine }

@@ -1,0 +1,203 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"pushgate/events"
+	"pushgate/models"
+)
+
+var successBody = []byte("success")
+
+// verifyURL answers WeChat's URL check: echostr when the signature holds.
+func (s *Server) verifyURL(c *gin.Context) {
+	q := c.Request.URL.Query()
+	if !validSignature(s.cfg.WeChat.Token, q.Get("signature"), q.Get("timestamp"), q.Get("nonce")) {
+		s.metrics.pushes.inc("unauthorized")
+		plainError(c, http.StatusUnauthorized, "invalid signature")
+		return
+	}
+	c.Data(http.StatusOK, "text/plain; charset=utf-8", []byte(q.Get("echostr")))
+}
+
+// receive takes one push: verify, read, decode, store, dispatch, answer.
+func (s *Server) receive(c *gin.Context) {
+	start := time.Now()
+	defer func() { s.metrics.latency.observe(time.Since(start)) }()
+	q := c.Request.URL.Query()
+	if !validSignature(s.cfg.WeChat.Token, q.Get("signature"), q.Get("timestamp"), q.Get("nonce")) {
+		s.metrics.pushes.inc("unauthorized")
+		plainError(c, http.StatusUnauthorized, "invalid signature")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			s.reject(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over the limit of %d bytes", s.cfg.BodyLimit), body)
+			return
+		}
+		s.reject(c, http.StatusBadRequest, "reading body: "+err.Error(), body)
+		return
+	}
+	if q.Get("encrypt_type") == "aes" {
+		s.reject(c, http.StatusBadRequest, "encrypted (safe mode) pushes are not supported yet: set the account to plaintext mode", body)
+		return
+	}
+	format := events.DetectFormat(c.ContentType(), body)
+	e, err := events.Decode(body, format)
+	if err != nil {
+		s.reject(c, http.StatusBadRequest, err.Error(), body)
+		return
+	}
+	payload, err := events.Marshal(e)
+	if err != nil {
+		s.reject(c, http.StatusBadRequest, "encoding payload: "+err.Error(), body)
+		return
+	}
+	meta := events.Describe(e)
+	saved, err := s.store.SaveEvent(c.Request.Context(), &models.NewEvent{
+		DedupeKey:  meta.DedupeKey(),
+		Kind:       meta.Kind,
+		MsgType:    meta.MsgType,
+		Event:      meta.Event,
+		EventKey:   meta.EventKey,
+		FromUser:   meta.FromUser,
+		ToUser:     meta.ToUser,
+		CreateTime: meta.CreateTime,
+		MsgID:      meta.MsgID,
+		RequestID:  meta.RequestID,
+		Format:     format.String(),
+		Payload:    payload,
+		Raw:        body,
+		ReceivedAt: start,
+	})
+	if err != nil {
+		s.metrics.pushes.inc("store_error")
+		s.log.Error("storing push", "kind", meta.Kind, "err", err)
+		plainError(c, http.StatusServiceUnavailable, "storage unavailable, retry later")
+		return
+	}
+	if saved.Duplicate {
+		s.metrics.pushes.inc("duplicate")
+		s.answer(c, s.originalAnswer(c.Request.Context(), saved))
+		return
+	}
+	s.metrics.pushes.inc("accepted")
+	for _, o := range s.observers {
+		o.Accepted(c.Request.Context(), saved.ID, e)
+	}
+	s.answer(c, s.dispatchWithinBudget(saved.ID, e))
+}
+
+// dispatchWithinBudget runs the handler for a newly stored push and returns
+// its rendered reply; if the handler outlives the reply budget it answers
+// nil ("success") and lets the handler finish and record its outcome.
+func (s *Server) dispatchWithinBudget(id int64, e events.Event) []byte {
+	fl := s.inflight.start(id)
+	go func() {
+		reply := s.dispatch(context.Background(), id, e, false)
+		s.inflight.finish(id, fl, reply)
+	}()
+	t := time.NewTimer(s.cfg.ReplyBudget)
+	defer t.Stop()
+	select {
+	case <-fl.done:
+		return fl.reply
+	case <-t.C:
+		s.metrics.pushes.inc("over_budget")
+		return nil
+	}
+}
+
+// dispatch runs the handlers and records the attempt; it returns the
+// rendered passive reply, nil for "success". A kind nobody handles counts
+// as handled: there is nothing to do.
+func (s *Server) dispatch(ctx context.Context, id int64, e events.Event, replay bool) []byte {
+	start := s.now()
+	reply, err := s.mux.Dispatch(ctx, e)
+	if errors.Is(err, events.ErrNoHandler) {
+		err = nil
+	}
+	a := models.Attempt{EventID: id, Started: start, Duration: s.now().Sub(start), Replay: replay}
+	var rendered []byte
+	if err != nil {
+		a.Err = err.Error()
+		s.metrics.dispatch.inc("failed")
+	} else {
+		s.metrics.dispatch.inc("handled")
+		if reply != nil {
+			rendered = events.Render(reply, e.Head(), s.now())
+			a.Reply = rendered
+		}
+	}
+	if err := s.store.RecordAttempt(ctx, a, replay); err != nil {
+		s.log.Error("recording attempt", "id", id, "err", err)
+	}
+	return rendered
+}
+
+// originalAnswer is what a duplicate gets: the original's passive reply,
+// waiting for it while the original is still being handled (here or on
+// another replica) for at most the reply budget.
+func (s *Server) originalAnswer(ctx context.Context, saved models.Saved) []byte {
+	if saved.Status != models.StatusReceived {
+		return saved.Reply
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ReplyBudget)
+	defer cancel()
+	if fl := s.inflight.get(saved.ID); fl != nil {
+		select {
+		case <-fl.done:
+			return fl.reply
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			ev, err := s.store.GetEvent(ctx, saved.ID)
+			if err == nil && ev.Status != models.StatusReceived {
+				return ev.Reply
+			}
+		}
+	}
+}
+
+func (s *Server) answer(c *gin.Context, reply []byte) {
+	if reply == nil {
+		c.Data(http.StatusOK, "text/plain; charset=utf-8", successBody)
+		return
+	}
+	c.Data(http.StatusOK, "application/xml; charset=utf-8", reply)
+}
+
+// reject keeps a refused push with its raw body and reason, then answers
+// status with the reason as plain text.
+func (s *Server) reject(c *gin.Context, status int, reason string, body []byte) {
+	s.metrics.pushes.inc("rejected")
+	err := s.store.SaveRejected(c.Request.Context(), &models.Rejected{
+		Reason:      reason,
+		Status:      status,
+		Query:       c.Request.URL.RawQuery,
+		RemoteAddr:  c.Request.RemoteAddr,
+		ContentType: c.ContentType(),
+		Raw:         body,
+	})
+	if err != nil {
+		s.log.Error("storing rejected push", "err", err)
+	}
+	plainError(c, status, reason)
+}

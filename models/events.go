@@ -1,0 +1,152 @@
+package models
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// NewEvent is what the receiver hands in for one accepted push.
+type NewEvent struct {
+	// DedupeKey identifies the push across platform retries; computed by the
+	// caller. Keys that lead with the CreateTime keep the unique index fast.
+	DedupeKey string
+
+	Kind, MsgType, Event, EventKey string
+	FromUser, ToUser               string
+	CreateTime                     int64
+	MsgID, RequestID               string
+	Format                         string    // "xml" | "json"
+	Payload                        []byte    // decoded event as JSON
+	Raw                            []byte    // body exactly as received
+	ReceivedAt                     time.Time // zero = the Store's clock
+}
+
+// Saved tells the caller of SaveEvent what happened.
+type Saved struct {
+	ID        int64
+	Duplicate bool   // true: the key existed; ID, Status and Reply are the original's
+	Status    string // StatusReceived, StatusHandled or StatusFailed
+	Reply     []byte // the original's stored passive reply (nil = "success")
+}
+
+// SaveEvent stores e durably exactly once per DedupeKey. It returns after the
+// row (or, for a duplicate, the bump of the original's duplicates and
+// last_seen) is committed: fsync'd on SQLite with synchronous=FULL.
+//
+// Concurrent callers share one transaction, committed by the Store's writer
+// goroutine. If ctx ends while waiting, SaveEvent returns ctx's error and the
+// event may still be committed; e's byte slices must not be modified until
+// SaveEvent returned.
+func (s *Store) SaveEvent(ctx context.Context, e *NewEvent) (Saved, error) {
+	if e.DedupeKey == "" {
+		return Saved{}, fmt.Errorf("models: save event: empty dedupe key: %w", ErrInvalid)
+	}
+	op := getOp(ctx, opSaveEvent, true)
+	op.ev = *e
+	if op.ev.ReceivedAt.IsZero() {
+		op.ev.ReceivedAt = s.now()
+	}
+	op.ev.ReceivedAt = dbTime(op.ev.ReceivedAt)
+	op.id = s.NewID()
+	owned, err := s.w.do(ctx, op)
+	saved := op.saved
+	if owned {
+		putOp(op)
+	}
+	if err != nil {
+		return Saved{}, fmt.Errorf("models: save event %q: %w", e.DedupeKey, err)
+	}
+	return saved, nil
+}
+
+// applySave inserts op's event, or counts it as a duplicate of the row that
+// holds its key (committed, or inserted earlier in the same batch).
+func (s *Store) applySave(b *batchTx, op *writeOp) error {
+	e := &op.ev
+	n, err := b.exec(stmtInsertEvent, op.id, e.DedupeKey, e.Kind, e.MsgType, e.Event, e.EventKey,
+		e.FromUser, e.ToUser, e.CreateTime, e.MsgID, e.RequestID, e.Format,
+		e.ReceivedAt, e.ReceivedAt, nullBytes(e.Payload), nullBytes(e.Raw))
+	if err != nil {
+		return err
+	}
+	if n == 1 {
+		op.saved = Saved{ID: op.id, Status: StatusReceived}
+		return nil
+	}
+	var (
+		id     int64
+		status string
+		reply  []byte
+	)
+	err = b.stmt(stmtBumpDuplicate).QueryRow(e.ReceivedAt, e.DedupeKey).Scan(&id, &status, &reply)
+	if errors.Is(err, sql.ErrNoRows) {
+		// The conflicting row was deleted after the insert saw it.
+		return fmt.Errorf("dedupe key %q: conflicting row vanished", e.DedupeKey)
+	}
+	if err != nil {
+		return err
+	}
+	// id == op.id only if a retried batch had in fact committed this very row.
+	op.saved = Saved{ID: id, Duplicate: id != op.id, Status: status, Reply: reply}
+	return nil
+}
+
+// Attempt is one dispatch of a stored event, as reported to RecordAttempt.
+type Attempt struct {
+	EventID  int64
+	Started  time.Time // zero = the Store's clock
+	Duration time.Duration
+	Err      string // "" = success
+	Replay   bool
+	Reply    []byte // passive reply produced; stored on the event when Err == ""
+}
+
+// RecordAttempt stores the attempt as a row of event_attempts and updates its
+// event: attempts += 1, status handled (Err == "") or failed, last_error, and on
+// success handled_at (Started+Duration) and reply. It is group-committed like
+// SaveEvent. With wait true it returns after the commit (ErrNotFound if the
+// event does not exist); with wait false the write is queued, committed with
+// the next batch (Close flushes it) and an error is only logged.
+func (s *Store) RecordAttempt(ctx context.Context, a Attempt, wait bool) error {
+	if a.Started.IsZero() {
+		a.Started = s.now()
+	}
+	a.Started = dbTime(a.Started)
+	op := getOp(ctx, opAttempt, wait)
+	op.att = a
+	op.id = s.NewID()
+	owned, err := s.w.do(ctx, op)
+	if owned {
+		putOp(op)
+	}
+	if err != nil {
+		return fmt.Errorf("models: record attempt on event %d: %w", a.EventID, err)
+	}
+	return nil
+}
+
+// applyAttempt updates the attempt's event, then inserts the attempt row.
+func (s *Store) applyAttempt(b *batchTx, op *writeOp) error {
+	a := &op.att
+	var (
+		n   int64
+		err error
+	)
+	if a.Err == "" {
+		handled := dbTime(a.Started.Add(a.Duration))
+		n, err = b.exec(stmtAttemptHandled, handled, nullBytes(a.Reply), a.EventID)
+	} else {
+		n, err = b.exec(stmtAttemptFailed, a.Err, a.EventID)
+	}
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errSoft{fmt.Errorf("event %d: %w", a.EventID, ErrNotFound)}
+	}
+	_, err = b.exec(stmtInsertAttempt, op.id, a.EventID, a.Started, a.Duration.Microseconds(), a.Err, a.Replay)
+	return err
+}

@@ -1,0 +1,74 @@
+package models
+
+import "time"
+
+// Event statuses. An event is stored "received"; each dispatch attempt moves it
+// to "handled" (success) or "failed".
+const (
+	StatusReceived = "received"
+	StatusHandled  = "handled"
+	StatusFailed   = "failed"
+)
+
+// Event is one accepted push (table "events"). Its indexes are chosen for
+// insert speed: the primary key and every index lead with a time-ordered value
+// (the id, or a dedupe key that leads with the CreateTime in the common case).
+type Event struct {
+	ID         int64      `gorm:"primaryKey;autoIncrement:false;index:idx_events_status_id,priority:2;index:idx_events_notified_id,priority:2" json:"id"`
+	DedupeKey  string     `gorm:"not null;uniqueIndex:idx_events_dedupe_key" json:"dedupe_key"`
+	Kind       string     `gorm:"not null" json:"kind"`
+	MsgType    string     `gorm:"not null" json:"msg_type"`
+	Event      string     `gorm:"not null" json:"event"`
+	EventKey   string     `gorm:"not null" json:"event_key"`
+	FromUser   string     `gorm:"not null" json:"from_user"`
+	ToUser     string     `gorm:"not null" json:"to_user"`
+	CreateTime int64      `gorm:"not null" json:"create_time"`
+	MsgID      string     `gorm:"not null" json:"msg_id"`
+	RequestID  string     `gorm:"not null;index:idx_events_request_id" json:"request_id"`
+	Format     string     `gorm:"not null" json:"format"`
+	Status     string     `gorm:"not null;index:idx_events_status_id,priority:1" json:"status"`
+	Attempts   int        `gorm:"not null" json:"attempts"`
+	Duplicates int        `gorm:"not null" json:"duplicates"`
+	ReceivedAt time.Time  `gorm:"not null" json:"received_at"`
+	LastSeen   time.Time  `gorm:"not null" json:"last_seen"`
+	HandledAt  *time.Time `json:"handled_at,omitempty"`
+	LastError  string     `gorm:"not null" json:"last_error"`
+	Reply      []byte     `json:"reply,omitempty"` // the stored passive reply; nil = "success"
+	Payload    []byte     `json:"payload,omitempty"`
+	Raw        []byte     `json:"raw,omitempty"`
+	Notified   bool       `gorm:"not null;default:false;index:idx_events_notified_id,priority:1" json:"notified"`
+}
+
+// TableName pins the table name.
+func (Event) TableName() string { return "events" }
+
+// EventAttempt is one dispatch of an event (table "event_attempts").
+type EventAttempt struct {
+	ID         int64     `gorm:"primaryKey;autoIncrement:false" json:"id"`
+	EventID    int64     `gorm:"not null;index:idx_event_attempts_event_id" json:"event_id"`
+	Started    time.Time `gorm:"not null" json:"started"`
+	DurationUS int64     `gorm:"not null" json:"duration_us"` // microseconds
+	Error      string    `gorm:"not null" json:"error"`       // "" = success
+	Replay     bool      `gorm:"not null" json:"replay"`
+}
+
+// TableName pins the table name.
+func (EventAttempt) TableName() string { return "event_attempts" }
+
+// Duration returns how long the attempt took.
+func (a EventAttempt) Duration() time.Duration { return time.Duration(a.DurationUS) * time.Microsecond }
+
+// Rejected is a refused push, kept with its raw body (table "rejected_pushes").
+type Rejected struct {
+	ID          int64     `gorm:"primaryKey;autoIncrement:false" json:"id"`
+	ReceivedAt  time.Time `gorm:"not null" json:"received_at"`
+	Reason      string    `gorm:"not null" json:"reason"`
+	Status      int       `gorm:"not null" json:"status"` // the HTTP status answered
+	Query       string    `gorm:"not null" json:"query"`
+	RemoteAddr  string    `gorm:"not null" json:"remote_addr"`
+	ContentType string    `gorm:"not null" json:"content_type"`
+	Raw         []byte    `json:"raw,omitempty"`
+}
+
+// TableName pins the table name.
+func (Rejected) TableName() string { return "rejected_pushes" }

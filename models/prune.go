@@ -1,0 +1,66 @@
+package models
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// pruneChunk is how many events one pruning transaction deletes, so that the
+// writer's batches are never held up for long.
+const pruneChunk = 500
+
+// PruneHandled deletes handled events (and their attempts) received before
+// olderThan, and returns how many events it deleted. Events still received or
+// failed are never deleted. It works in chunks, each group-committed by the
+// writer; on PostgreSQL rows locked by another replica are left for later.
+func (s *Store) PruneHandled(ctx context.Context, olderThan time.Time) (int64, error) {
+	cutoff := dbTime(olderThan)
+	var total int64
+	for {
+		var found int
+		var deleted int64
+		err := s.groupExec(ctx, true, func(ctx context.Context, tx *sql.Tx) error {
+			found, deleted = 0, 0
+			g := s.gormTx(ctx, tx)
+			q := g.Model(&Event{}).Where("status = ? AND received_at < ?", StatusHandled, cutoff).
+				Order("id").Limit(pruneChunk)
+			if s.driver == DriverPostgres {
+				q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked})
+			}
+			var ids []int64
+			if err := q.Pluck("id", &ids).Error; err != nil {
+				return err
+			}
+			found = len(ids)
+			if found == 0 {
+				return nil
+			}
+			if err := g.Where("event_id IN ?", ids).Delete(&EventAttempt{}).Error; err != nil {
+				return err
+			}
+			res := g.Where("id IN ?", ids).Delete(&Event{})
+			deleted = res.RowsAffected
+			return res.Error
+		})
+		if err != nil {
+			return total, fmt.Errorf("models: prune handled events: %w", err)
+		}
+		total += deleted
+		if found < pruneChunk {
+			return total, nil
+		}
+	}
+}
+
+// gormTx returns a GORM handle whose statements run in tx (a group-commit
+// transaction given to a groupExec function).
+func (s *Store) gormTx(ctx context.Context, tx *sql.Tx) *gorm.DB {
+	g := s.db.Session(&gorm.Session{Context: ctx, NewDB: true})
+	g.Statement.ConnPool = tx
+	return g
+}

@@ -1,0 +1,59 @@
+package models
+
+import (
+	"context"
+	"fmt"
+)
+
+// SaveRejected keeps a refused push. It assigns r.ID and r.ReceivedAt when
+// zero and returns after the row is committed (group-committed like SaveEvent).
+func (s *Store) SaveRejected(ctx context.Context, r *Rejected) error {
+	if r.ID == 0 {
+		r.ID = s.NewID()
+	}
+	if r.ReceivedAt.IsZero() {
+		r.ReceivedAt = s.now()
+	}
+	r.ReceivedAt = dbTime(r.ReceivedAt)
+	op := getOp(ctx, opRejected, true)
+	op.rej = *r
+	owned, err := s.w.do(ctx, op)
+	if owned {
+		putOp(op)
+	}
+	if err != nil {
+		return fmt.Errorf("models: save rejected push: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) applyRejected(b *batchTx, op *writeOp) error {
+	r := &op.rej
+	_, err := b.exec(stmtInsertRejected, r.ID, r.ReceivedAt, r.Reason, r.Status, r.Query,
+		r.RemoteAddr, r.ContentType, nullBytes(r.Raw))
+	return err
+}
+
+// ListRejected returns refused pushes newest first, at most limit (0 =
+// DefaultPageSize, capped at MaxPageSize), and the cursor of the next page (""
+// after the last). A malformed cursor wraps ErrInvalid.
+func (s *Store) ListRejected(ctx context.Context, limit int, cursor string) ([]Rejected, string, error) {
+	if err := s.checkOpen("list rejected pushes"); err != nil {
+		return nil, "", err
+	}
+	after, paged, err := decodeCursor(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	limit = pageSize(limit)
+	q := s.db.WithContext(ctx)
+	if paged {
+		q = q.Where("id < ?", after)
+	}
+	var rows []Rejected
+	if err := q.Order("id DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
+		return nil, "", fmt.Errorf("models: list rejected pushes: %w", err)
+	}
+	rows, next := nextCursor(rows, limit, func(r *Rejected) int64 { return r.ID })
+	return rows, next, nil
+}

@@ -1,0 +1,264 @@
+package models
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// writer is the group-commit writer of a Store: one goroutine takes whatever is
+// queued (up to max) and applies it in one transaction, so concurrent requests
+// share one commit (one fsync on SQLite with synchronous=FULL).
+type writer struct {
+	s       *Store
+	db      *sql.DB
+	st      *statements
+	max     int
+	queue   chan *writeOp
+	stopped chan struct{}
+
+	mu     sync.RWMutex // held for reading while sending to queue; Close takes it to close queue
+	closed bool
+
+	batches       atomic.Int64 // batches begun; tests watch it
+	bulkFallbacks atomic.Int64 // batches whose array statements failed
+}
+
+func newWriter(s *Store, st *statements, max int) *writer {
+	return &writer{
+		s: s, db: s.wdb, st: st, max: max,
+		queue:   make(chan *writeOp, 4*max),
+		stopped: make(chan struct{}),
+	}
+}
+
+func (w *writer) isClosed() bool {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.closed
+}
+
+// do queues op and, when op.wait, returns its outcome once committed. If ctx
+// ends first it returns ctx's error; the op may still commit later. owned
+// reports whether the caller may recycle op (putOp): false while the writer
+// may still hold it.
+//
+// A fire-and-forget op is queued even if ctx has ended, as long as the queue has
+// room: ctx only bounds the wait for room.
+func (w *writer) do(ctx context.Context, op *writeOp) (owned bool, err error) {
+	wait := op.wait // once queued, a fire-and-forget op belongs to the writer
+	if wait {
+		if err := ctx.Err(); err != nil {
+			return true, err
+		}
+	}
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return true, ErrClosed
+	}
+	select {
+	case w.queue <- op:
+		w.mu.RUnlock()
+	default:
+		select {
+		case w.queue <- op:
+			w.mu.RUnlock()
+		case <-ctx.Done():
+			w.mu.RUnlock()
+			return true, ctx.Err()
+		}
+	}
+	if !wait {
+		return false, nil
+	}
+	select {
+	case err := <-op.done:
+		return true, err
+	case <-ctx.Done():
+		select {
+		case err := <-op.done:
+			return true, err
+		default:
+			return false, ctx.Err()
+		}
+	}
+}
+
+// close stops accepting writes, lets the writer commit what is queued and
+// waits for it to stop.
+func (w *writer) close() {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.queue)
+	}
+	w.mu.Unlock()
+	<-w.stopped
+}
+
+// loop is the writer goroutine.
+func (w *writer) loop() {
+	defer close(w.stopped)
+	batch := make([]*writeOp, 0, w.max)
+	for op := range w.queue {
+		batch = append(batch[:0], op)
+	fill:
+		for len(batch) < w.max {
+			select {
+			case op, ok := <-w.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, op)
+			default:
+				break fill
+			}
+		}
+		w.process(batch)
+		clear(batch)
+	}
+}
+
+// process commits one batch and hands every op its outcome.
+func (w *writer) process(batch []*writeOp) {
+	w.batches.Add(1)
+	live := make([]*writeOp, 0, len(batch))
+	for _, op := range batch {
+		if op.wait && op.ctx != nil && op.ctx.Err() != nil {
+			w.finish(op, op.ctx.Err())
+			continue
+		}
+		live = append(live, op)
+	}
+	if w.s.driver == DriverPostgres {
+		// Take row locks in one order in every replica, so that two batches
+		// inserting the same keys wait for each other instead of deadlocking.
+		slices.SortStableFunc(live, func(a, b *writeOp) int {
+			if c := cmp.Compare(a.kind, b.kind); c != 0 {
+				return c
+			}
+			switch a.kind {
+			case opSaveEvent:
+				return cmp.Compare(a.ev.DedupeKey, b.ev.DedupeKey)
+			case opAttempt:
+				return cmp.Compare(a.att.EventID, b.att.EventID)
+			}
+			return 0
+		})
+	}
+	ops := live
+	bulk := w.s.driver == DriverPostgres
+	for transient := 0; len(ops) > 0; {
+		failed, err := w.runTx(ops, bulk)
+		if err == nil {
+			break
+		}
+		switch {
+		case failed == failedTx || isTransient(err) && transient >= 3:
+			// Begin or commit failed, or it keeps failing: nothing was written.
+			for _, op := range ops {
+				op.err = err
+			}
+			ops = nil
+		case isTransient(err):
+			transient++ // deadlock or serialization failure: run the batch again
+		case failed == failedBulk:
+			// Run it row by row to learn which op is at fault.
+			w.bulkFallbacks.Add(1)
+			w.s.log.Warn("models: array write failed; retrying row by row", "err", err)
+			bulk = false
+		case isUniqueViolation(err) && !ops[failed].renewed:
+			// Another replica took this id in the same millisecond: take a new one.
+			ops[failed].renewed = true
+			ops[failed].id = w.s.NewID()
+		default:
+			// This op is bad; the others go again without it.
+			ops[failed].err = err
+			ops = slices.Delete(slices.Clone(ops), failed, failed+1)
+		}
+	}
+	for _, op := range live {
+		w.finish(op, op.err)
+	}
+}
+
+// Failure positions returned by runTx besides an op's index.
+const (
+	failedTx   = -1 // begin or commit
+	failedBulk = -2 // an array statement of applyBulk
+)
+
+// runTx applies ops in one transaction, with array statements for saves and
+// attempts when bulk. On error nothing was committed, and failed is the index
+// of the op whose statement failed, failedTx or failedBulk.
+func (w *writer) runTx(ops []*writeOp, bulk bool) (failed int, err error) {
+	ctx := context.Background() // one caller's cancellation must not abort the others' batch
+	tx, err := w.db.BeginTx(ctx, nil)
+	if err != nil {
+		return failedTx, err
+	}
+	b := batchTx{tx: tx, st: w.st}
+	for _, op := range ops {
+		op.err, op.bulked = nil, false
+	}
+	if bulk {
+		if err := w.s.applyBulk(&b, ops); err != nil {
+			tx.Rollback()
+			return failedBulk, err
+		}
+	}
+	for i, op := range ops {
+		if op.bulked {
+			continue
+		}
+		if err := w.apply(ctx, &b, op); err != nil {
+			if isSoft(err) {
+				op.err = err
+				continue
+			}
+			tx.Rollback()
+			return i, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return failedTx, err
+	}
+	return 0, nil
+}
+
+func (w *writer) apply(ctx context.Context, b *batchTx, op *writeOp) error {
+	switch op.kind {
+	case opSaveEvent:
+		return w.s.applySave(b, op)
+	case opAttempt:
+		return w.s.applyAttempt(b, op)
+	case opRejected:
+		return w.s.applyRejected(b, op)
+	case opFunc:
+		return op.fn(ctx, b.tx)
+	}
+	return errors.New("unknown write op")
+}
+
+// finish hands op its outcome: to the waiting caller, or to the log.
+func (w *writer) finish(op *writeOp, err error) {
+	if err != nil {
+		var soft errSoft
+		if errors.As(err, &soft) {
+			err = soft.err
+		}
+	}
+	if op.wait {
+		op.done <- err
+		return
+	}
+	if err != nil {
+		w.s.log.Error("models: fire-and-forget write failed", "kind", op.kind, "err", err)
+	}
+	putOp(op)
+}
