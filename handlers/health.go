@@ -69,18 +69,35 @@ func (h *histogram) observe(d time.Duration) {
 	h.total.Add(1)
 }
 
+func (h *histogram) write(b *strings.Builder, name, help string) {
+	fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name)
+	var cum int64
+	for i, bound := range h.bounds {
+		cum += h.counts[i].Load()
+		fmt.Fprintf(b, "%s_bucket{le=\"%g\"} %d\n", name, bound, cum)
+	}
+	cum += h.counts[len(h.bounds)].Load()
+	fmt.Fprintf(b, "%s_bucket{le=\"+Inf\"} %d\n", name, cum)
+	fmt.Fprintf(b, "%s_sum %g\n%s_count %d\n", name, float64(h.sumUS.Load())/1e6, name, h.total.Load())
+}
+
 type metrics struct {
 	pushes   counter
 	dispatch counter
-	latency  histogram
+	latency  histogram // whole push
+	store    histogram // SaveEvent: queue, batch, commit
+	handler  histogram // the handler's run, as seen by the push
 }
 
 func newMetrics() *metrics {
 	bounds := []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
+	hist := func() histogram { return histogram{bounds: bounds, counts: make([]atomic.Int64, len(bounds)+1)} }
 	return &metrics{
 		pushes:   counter{m: map[string]*atomic.Int64{}},
 		dispatch: counter{m: map[string]*atomic.Int64{}},
-		latency:  histogram{bounds: bounds, counts: make([]atomic.Int64, len(bounds)+1)},
+		latency:  hist(),
+		store:    hist(),
+		handler:  hist(),
 	}
 }
 
@@ -91,15 +108,8 @@ func (s *Server) metricsHandler(c *gin.Context) {
 	s.metrics.pushes.write(&b, "pushgate_pushes_total", "outcome")
 	b.WriteString("# HELP pushgate_dispatches_total Handler runs by outcome.\n# TYPE pushgate_dispatches_total counter\n")
 	s.metrics.dispatch.write(&b, "pushgate_dispatches_total", "outcome")
-	h := &s.metrics.latency
-	b.WriteString("# HELP pushgate_push_seconds Time to answer a push.\n# TYPE pushgate_push_seconds histogram\n")
-	var cum int64
-	for i, bound := range h.bounds {
-		cum += h.counts[i].Load()
-		fmt.Fprintf(&b, "pushgate_push_seconds_bucket{le=\"%g\"} %d\n", bound, cum)
-	}
-	cum += h.counts[len(h.bounds)].Load()
-	fmt.Fprintf(&b, "pushgate_push_seconds_bucket{le=\"+Inf\"} %d\n", cum)
-	fmt.Fprintf(&b, "pushgate_push_seconds_sum %g\npushgate_push_seconds_count %d\n", float64(h.sumUS.Load())/1e6, h.total.Load())
+	s.metrics.latency.write(&b, "pushgate_push_seconds", "Time to answer a push.")
+	s.metrics.store.write(&b, "pushgate_store_seconds", "Time a push waits for its row to be committed.")
+	s.metrics.handler.write(&b, "pushgate_handler_seconds", "Time a push waits for its handler.")
 	c.Data(http.StatusOK, "text/plain; version=0.0.4; charset=utf-8", []byte(b.String()))
 }

@@ -63,6 +63,7 @@ func (s *Server) receive(c *gin.Context) {
 		return
 	}
 	meta := events.Describe(e)
+	stored := time.Now()
 	saved, err := s.store.SaveEvent(c.Request.Context(), &models.NewEvent{
 		DedupeKey:  meta.DedupeKey(),
 		Kind:       meta.Kind,
@@ -79,6 +80,7 @@ func (s *Server) receive(c *gin.Context) {
 		Raw:        body,
 		ReceivedAt: start,
 	})
+	s.metrics.store.observe(time.Since(stored))
 	if err != nil {
 		s.metrics.pushes.inc("store_error")
 		s.log.Error("storing push", "kind", meta.Kind, "err", err)
@@ -106,6 +108,8 @@ func (s *Server) dispatchWithinBudget(id int64, e events.Event) []byte {
 		reply := s.dispatch(context.Background(), id, e, false)
 		s.inflight.finish(id, fl, reply)
 	}()
+	start := time.Now()
+	defer func() { s.metrics.handler.observe(time.Since(start)) }()
 	t := time.NewTimer(s.cfg.ReplyBudget)
 	defer t.Stop()
 	select {
