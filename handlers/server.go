@@ -55,6 +55,7 @@ type Server struct {
 	engine    *gin.Engine
 	inflight  inflight
 	metrics   *metrics
+	crypter   *Crypter // nil: safe mode off
 }
 
 // New builds the gin engine with every route.
@@ -76,6 +77,13 @@ func New(d Deps) *Server {
 		engine:    gin.New(),
 		inflight:  newInflight(),
 		metrics:   newMetrics(),
+	}
+	if key := d.Config.WeChat.AESKey; key != "" {
+		c, err := NewCrypter(d.Config.WeChat.Token, key, d.Config.WeChat.AppID)
+		if err != nil {
+			s.log.Error("safe mode off: bad EncodingAESKey", "err", err)
+		}
+		s.crypter = c
 	}
 	s.engine.Use(s.recoverJSON())
 	s.engine.HandleMethodNotAllowed = true

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -37,6 +39,7 @@ func (s *Server) receive(c *gin.Context) {
 		plainError(c, http.StatusUnauthorized, "invalid signature")
 		return
 	}
+	var ok bool
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -47,9 +50,11 @@ func (s *Server) receive(c *gin.Context) {
 		s.reject(c, http.StatusBadRequest, "reading body: "+err.Error(), body)
 		return
 	}
-	if q.Get("encrypt_type") == "aes" {
-		s.reject(c, http.StatusBadRequest, "encrypted (safe mode) pushes are not supported yet: set the account to plaintext mode", body)
-		return
+	safe := q.Get("encrypt_type") == "aes"
+	if safe {
+		if body, ok = s.open(c, q, body); !ok {
+			return
+		}
 	}
 	format := events.DetectFormat(c.ContentType(), body)
 	e, err := events.Decode(body, format)
@@ -89,14 +94,47 @@ func (s *Server) receive(c *gin.Context) {
 	}
 	if saved.Duplicate {
 		s.metrics.pushes.inc("duplicate")
-		s.answer(c, s.originalAnswer(c.Request.Context(), saved))
+		s.answer(c, s.seal(safe, q, s.originalAnswer(c.Request.Context(), saved)))
 		return
 	}
 	s.metrics.pushes.inc("accepted")
 	for _, o := range s.observers {
 		o.Accepted(c.Request.Context(), saved.ID, e)
 	}
-	s.answer(c, s.dispatchWithinBudget(saved.ID, e))
+	s.answer(c, s.seal(safe, q, s.dispatchWithinBudget(saved.ID, e)))
+}
+
+// open decrypts a safe-mode push; the plaintext is what is decoded and
+// stored. A wrong msg_signature is 401; anything else wrong is 400 and the
+// envelope is kept as a rejected push.
+func (s *Server) open(c *gin.Context, q url.Values, body []byte) ([]byte, bool) {
+	if s.crypter == nil {
+		s.reject(c, http.StatusBadRequest, "safe-mode (encrypt_type=aes) push, but no EncodingAESKey is configured (PUSHGATE_WECHAT_AES_KEY)", body)
+		return nil, false
+	}
+	enc, err := envelopeEncrypt(body)
+	if err == nil {
+		var plain []byte
+		plain, err = s.crypter.Open(q.Get("msg_signature"), q.Get("timestamp"), q.Get("nonce"), enc)
+		if err == nil {
+			return plain, true
+		}
+		if strings.Contains(err.Error(), "msg_signature") {
+			s.metrics.pushes.inc("unauthorized")
+			plainError(c, http.StatusUnauthorized, "invalid msg_signature")
+			return nil, false
+		}
+	}
+	s.reject(c, http.StatusBadRequest, err.Error(), body)
+	return nil, false
+}
+
+// seal encrypts a passive reply for a safe-mode push; "success" stays plain.
+func (s *Server) seal(safe bool, q url.Values, reply []byte) []byte {
+	if !safe || reply == nil || s.crypter == nil {
+		return reply
+	}
+	return s.crypter.SealReply(reply, s.now().Unix(), q.Get("nonce"))
 }
 
 // dispatchWithinBudget runs the handler for a newly stored push and returns

@@ -1,0 +1,169 @@
+package handlers
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/beevik/etree"
+)
+
+// ErrDecrypt wraps every reason a safe-mode push cannot be opened.
+var ErrDecrypt = errors.New("cannot decrypt push")
+
+// Crypter opens and seals WeChat safe-mode (encrypt_type=aes) messages:
+// AES-256-CBC with the key Base64(EncodingAESKey+"="), the IV its first 16
+// bytes, PKCS#7 padding to 32 bytes, over random(16) | length(4, big
+// endian) | message | app id.
+type Crypter struct {
+	token string
+	appID string
+	block cipher.Block
+	key   []byte
+}
+
+// NewCrypter checks the 43-character EncodingAESKey and returns a Crypter.
+// With appID empty the app id inside messages is not checked.
+func NewCrypter(token, encodingAESKey, appID string) (*Crypter, error) {
+	if len(encodingAESKey) != 43 {
+		return nil, fmt.Errorf("EncodingAESKey must be 43 characters, got %d", len(encodingAESKey))
+	}
+	key, err := base64.StdEncoding.DecodeString(encodingAESKey + "=")
+	if err != nil || len(key) != 32 {
+		return nil, fmt.Errorf("EncodingAESKey is not base64 of 32 bytes: %v", err)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return &Crypter{token: token, appID: appID, block: block, key: key}, nil
+}
+
+// MsgSignature is the safe-mode signature: hex SHA-1 of token, timestamp,
+// nonce and the Encrypt field, sorted and joined.
+func MsgSignature(token, timestamp, nonce, encrypt string) string {
+	parts := []string{token, timestamp, nonce, encrypt}
+	slices.Sort(parts)
+	sum := sha1.Sum([]byte(strings.Join(parts, "")))
+	return hex.EncodeToString(sum[:])
+}
+
+const padBlock = 32
+
+// Open verifies msgSignature over encrypt and returns the plaintext push.
+func (c *Crypter) Open(msgSignature, timestamp, nonce, encrypt string) ([]byte, error) {
+	want := MsgSignature(c.token, timestamp, nonce, encrypt)
+	if subtle.ConstantTimeCompare([]byte(want), []byte(msgSignature)) != 1 {
+		return nil, fmt.Errorf("%w: msg_signature does not match", ErrDecrypt)
+	}
+	ct, err := base64.StdEncoding.DecodeString(encrypt)
+	if err != nil {
+		return nil, fmt.Errorf("%w: Encrypt is not base64", ErrDecrypt)
+	}
+	if len(ct) == 0 || len(ct)%aes.BlockSize != 0 {
+		return nil, fmt.Errorf("%w: ciphertext is not a whole number of blocks", ErrDecrypt)
+	}
+	plain := make([]byte, len(ct))
+	cipher.NewCBCDecrypter(c.block, c.key[:aes.BlockSize]).CryptBlocks(plain, ct)
+	pad := int(plain[len(plain)-1])
+	if pad < 1 || pad > padBlock || pad > len(plain) {
+		return nil, fmt.Errorf("%w: bad padding", ErrDecrypt)
+	}
+	plain = plain[:len(plain)-pad]
+	if len(plain) < 20 {
+		return nil, fmt.Errorf("%w: message too short", ErrDecrypt)
+	}
+	n := binary.BigEndian.Uint32(plain[16:20])
+	if uint64(n) > uint64(len(plain)-20) {
+		return nil, fmt.Errorf("%w: bad message length", ErrDecrypt)
+	}
+	msg, appID := plain[20:20+n], string(plain[20+n:])
+	if c.appID != "" && appID != c.appID {
+		return nil, fmt.Errorf("%w: app id %q is not ours", ErrDecrypt, appID)
+	}
+	return msg, nil
+}
+
+// Seal encrypts msg and returns the Encrypt field.
+func (c *Crypter) Seal(msg []byte) string {
+	var b bytes.Buffer
+	random := make([]byte, 16)
+	_, _ = rand.Read(random)
+	b.Write(random)
+	_ = binary.Write(&b, binary.BigEndian, uint32(len(msg)))
+	b.Write(msg)
+	b.WriteString(c.appID)
+	pad := padBlock - b.Len()%padBlock
+	b.Write(bytes.Repeat([]byte{byte(pad)}, pad))
+	ct := b.Bytes()
+	cipher.NewCBCEncrypter(c.block, c.key[:aes.BlockSize]).CryptBlocks(ct, ct)
+	return base64.StdEncoding.EncodeToString(ct)
+}
+
+// SealReply wraps a passive reply for a safe-mode push, stamped with the
+// Unix time now (decimal digits, so it needs no escaping).
+func (c *Crypter) SealReply(reply []byte, now int64, nonce string) []byte {
+	timestamp := strconv.FormatInt(now, 10)
+	enc := c.Seal(reply)
+	var b bytes.Buffer
+	b.WriteString("<xml>")
+	cdata(&b, "Encrypt", enc)
+	cdata(&b, "MsgSignature", MsgSignature(c.token, timestamp, nonce, enc))
+	b.WriteString("<TimeStamp>" + timestamp + "</TimeStamp>")
+	cdata(&b, "Nonce", nonce)
+	b.WriteString("</xml>")
+	return b.Bytes()
+}
+
+// SealPush builds a safe-mode push envelope around a plaintext push, as
+// WeChat sends it: for tests and `pushgate send`.
+func (c *Crypter) SealPush(push []byte, toUser string) (envelope []byte, encrypt string) {
+	encrypt = c.Seal(push)
+	var b bytes.Buffer
+	b.WriteString("<xml>")
+	cdata(&b, "ToUserName", toUser)
+	cdata(&b, "Encrypt", encrypt)
+	b.WriteString("</xml>")
+	return b.Bytes(), encrypt
+}
+
+// envelopeEncrypt finds the Encrypt field of a safe-mode body, XML or JSON.
+func envelopeEncrypt(body []byte) (string, error) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) > 0 && trimmed[0] == '{' {
+		var env struct{ Encrypt string }
+		if err := json.Unmarshal(trimmed, &env); err != nil || env.Encrypt == "" {
+			return "", fmt.Errorf("%w: body has no Encrypt field", ErrDecrypt)
+		}
+		return env.Encrypt, nil
+	}
+	doc := etree.NewDocument()
+	doc.ReadSettings.MaxDepth = 8
+	if err := doc.ReadFromBytes(trimmed); err != nil || doc.Root() == nil {
+		return "", fmt.Errorf("%w: body is not an XML envelope", ErrDecrypt)
+	}
+	el := doc.Root().SelectElement("Encrypt")
+	if el == nil || el.Text() == "" {
+		return "", fmt.Errorf("%w: body has no Encrypt field", ErrDecrypt)
+	}
+	return el.Text(), nil
+}
+
+// cdata writes <name><![CDATA[s]]></name>, splitting "]]>" in s.
+func cdata(b *bytes.Buffer, name, s string) {
+	b.WriteString("<" + name + "><![CDATA[")
+	b.WriteString(strings.ReplaceAll(s, "]]>", "]]]]><![CDATA[>"))
+	b.WriteString("]]></" + name + ">")
+}
