@@ -1,0 +1,144 @@
+package bridge
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx" for the schema set-up
+
+	"pushgate/configs"
+	"pushgate/models"
+)
+
+const defaultTestPG = "host=127.0.0.1 port=5432 user=postgres dbname=test sslmode=disable"
+
+// testPostgresDSN creates a fresh schema in the test PostgreSQL database
+// (PUSHGATE_TEST_PG, default 127.0.0.1:5432 user postgres dbname test), drops
+// it when the test ends, and returns a DSN whose search_path is that schema.
+// PostgreSQL is required: an unreachable server fails the test.
+func testPostgresDSN(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv("PUSHGATE_TEST_PG")
+	if base == "" {
+		base = defaultTestPG
+	}
+	db, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatalf("PostgreSQL test DSN %q (PUSHGATE_TEST_PG): %v", base, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		t.Fatalf("PostgreSQL is required by these tests but is not reachable at %q: %v", base, err)
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	schema := "pgtest_" + hex.EncodeToString(b[:])
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		db.Close()
+		t.Fatalf("create schema %s: %v", schema, err)
+	}
+	t.Cleanup(func() {
+		if _, err := db.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+		db.Close()
+	})
+	if strings.HasPrefix(base, "postgres://") || strings.HasPrefix(base, "postgresql://") {
+		if u, err := url.Parse(base); err == nil {
+			q := u.Query()
+			q.Set("search_path", schema)
+			u.RawQuery = q.Encode()
+			return u.String()
+		}
+	}
+	return base + " search_path=" + schema
+}
+
+// testDSN returns a fresh database for drv.
+func testDSN(t testing.TB, drv string) string {
+	t.Helper()
+	if drv == models.DriverPostgres {
+		return testPostgresDSN(t)
+	}
+	return filepath.Join(t.TempDir(), "pushgate.db")
+}
+
+// clock is an adjustable clock for tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// testConfig returns a valid config whose sync targets are targets.
+func testConfig(targets map[string]string) *configs.Config {
+	cfg := configs.Default()
+	cfg.Sync.Targets = targets
+	return cfg
+}
+
+// env is a Store and a started Bridge over it.
+type env struct {
+	store  *models.Store
+	bridge *Bridge
+}
+
+// newEnv opens a Store on dsn and a started Bridge over it, both closed when
+// the test ends.
+func newEnv(t testing.TB, drv, dsn string, cfg *configs.Config, opt Options) env {
+	t.Helper()
+	ctx := context.Background()
+	st, err := models.Open(ctx, drv, dsn, models.Options{Now: opt.Now})
+	if err != nil {
+		t.Fatalf("models.Open(%s) = %v", drv, err)
+	}
+	b, err := New(st, cfg, opt)
+	if err != nil {
+		st.Close()
+		t.Fatalf("New = %v", err)
+	}
+	if err := b.Start(ctx); err != nil {
+		st.Close()
+		t.Fatalf("Start = %v", err)
+	}
+	t.Cleanup(func() {
+		b.Close()
+		st.Close()
+	})
+	return env{st, b}
+}
+
+// eachDriver runs f as a parallel subtest per driver.
+func eachDriver(t *testing.T, f func(t *testing.T, drv string)) {
+	t.Helper()
+	for _, drv := range []string{models.DriverSQLite, models.DriverPostgres} {
+		t.Run(drv, func(t *testing.T) {
+			t.Parallel()
+			f(t, drv)
+		})
+	}
+}

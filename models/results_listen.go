@@ -1,0 +1,93 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// listenHeartbeat is how long the results listener waits for a notification
+// before it checks that its connection is still alive.
+const listenHeartbeat = 30 * time.Second
+
+// ListenResults reports the request id of every result stored by any Store on
+// this PostgreSQL database (see ResultsChannel) to onResult, until ctx ends or
+// the connection fails; it then returns the reason (ctx.Err() when ctx ended).
+// Callers reconnect by calling it again. listening, if not nil, is called once
+// the LISTEN is in place: results stored before then were not reported, so the
+// caller should re-check what it waits for. The listener holds one dedicated
+// connection, outside the Store's pool. On SQLite it returns ErrUnsupportedDriver.
+func (s *Store) ListenResults(ctx context.Context, listening func(), onResult func(requestID string)) error {
+	if s.driver != DriverPostgres {
+		return fmt.Errorf("models: listen results on %s: %w", s.driver, ErrUnsupportedDriver)
+	}
+	if err := s.checkOpen("listen results"); err != nil {
+		return err
+	}
+	cfg, err := s.pgConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("models: listen results: %w", err)
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("models: listen results: connect: %w", err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "LISTEN "+ResultsChannel); err != nil {
+		return fmt.Errorf("models: listen results: %w", err)
+	}
+	if listening != nil {
+		listening()
+	}
+	for {
+		wctx, cancel := context.WithTimeout(ctx, listenHeartbeat)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		switch {
+		case err == nil:
+			onResult(n.Payload)
+			continue
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case !errors.Is(err, context.DeadlineExceeded) || conn.IsClosed():
+			return fmt.Errorf("models: listen results: %w", err)
+		}
+		// Quiet for a while: make sure the connection still works.
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = conn.Ping(pctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("models: listen results: heartbeat: %w", err)
+		}
+	}
+}
+
+// pgConfig returns a copy of the connection settings of the Store's pool, so a
+// dedicated connection reaches the same database, user and search_path.
+func (s *Store) pgConfig(ctx context.Context) (*pgx.ConnConfig, error) {
+	c, err := s.sqlDB.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	var cfg *pgx.ConnConfig
+	err = c.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("unexpected driver connection %T", dc)
+		}
+		cfg = sc.Conn().Config().Copy()
+		// The pool connection's notification hook points at that connection;
+		// the new one must buffer its own.
+		cfg.OnNotification = nil
+		return nil
+	})
+	return cfg, err
+}
