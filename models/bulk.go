@@ -86,7 +86,7 @@ func (s *Store) bulkSaves(b *batchTx, saves []*writeOp) error {
 		ats = append(ats, e.ReceivedAt)
 		payloads, raws = append(payloads, nullBytes(e.Payload)), append(raws, nullBytes(e.Raw))
 	}
-	rows, err := b.tx.Query(bulkInsertEventsSQL, ids, keys, kinds, mts, evs, eks, froms, tos, cts,
+	rows, err := b.tx.Query(withNotified(bulkInsertEventsSQL, s.bornNotified), ids, keys, kinds, mts, evs, eks, froms, tos, cts,
 		msgIDs, reqIDs, formats, ats, payloads, raws)
 	if err != nil {
 		return err

@@ -444,3 +444,21 @@ func TestFireAndForgetOutlivesContext(t *testing.T) {
 		}
 	})
 }
+
+// TestBornNotified: with Options.BornNotified new events owe no
+// notification, so no fan-out scan ever sees them.
+func TestBornNotified(t *testing.T) {
+	eachDriver(t, func(t *testing.T, drv string) {
+		for _, born := range []bool{false, true} {
+			s := openTest(t, drv, testDSN(t, drv), Options{BornNotified: born})
+			mustSave(t, s, sampleEvent(1))
+			evs, err := s.UnnotifiedEvents(context.Background(), 10, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool]int{false: 1, true: 0}[born]; len(evs) != want {
+				t.Errorf("%s BornNotified=%v: %d unnotified events, want %d", drv, born, len(evs), want)
+			}
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // stmtID names a hot-path statement. The group-commit writer runs these through
@@ -46,9 +47,12 @@ type statements struct {
 	list [numStmts]*sql.Stmt
 }
 
-func prepareStatements(ctx context.Context, db *sql.DB, driver string) (*statements, error) {
+func prepareStatements(ctx context.Context, db *sql.DB, driver string, bornNotified bool) (*statements, error) {
 	st := &statements{}
 	for i, q := range hotSQL {
+		if stmtID(i) == stmtInsertEvent {
+			q = withNotified(q, bornNotified)
+		}
 		p, err := db.PrepareContext(ctx, rebind(driver, q))
 		if err != nil {
 			st.close()
@@ -109,4 +113,14 @@ func (e errSoft) Unwrap() error { return e.err }
 func isSoft(err error) bool {
 	var s errSoft
 	return errors.As(err, &s)
+}
+
+// withNotified returns an event insert that gives the notified column the
+// value notified: the statements say "false" for it, as their last value.
+func withNotified(insertSQL string, notified bool) string {
+	if !notified {
+		return insertSQL
+	}
+	i := strings.LastIndex(insertSQL, "false")
+	return insertSQL[:i] + "true" + insertSQL[i+len("false"):]
 }

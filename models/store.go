@@ -53,6 +53,10 @@ type Options struct {
 	// Logger receives slow-query warnings and errors of fire-and-forget writes;
 	// default slog.Default().
 	Logger *slog.Logger
+	// BornNotified stores new events as already notified: set it when no
+	// notification subscriber is configured, so that nothing is owed for
+	// them and no later fan-out has to mark them.
+	BornNotified bool
 }
 
 func (o *Options) setDefaults() {
@@ -78,10 +82,11 @@ type Store struct {
 	now    func() time.Time // injected clock
 	log    *slog.Logger
 
-	wdb       *sql.DB // the group-commit writer's pool: one connection on an SQLite file, else sqlDB
-	ids       *idGen
-	w         *writer
-	closeOnce sync.Once
+	bornNotified bool    // Options.BornNotified
+	wdb          *sql.DB // the group-commit writer's pool: one connection on an SQLite file, else sqlDB
+	ids          *idGen
+	w            *writer
+	closeOnce    sync.Once
 
 	stopCheckpoints func()        // ends the SQLite checkpointer
 	checkpointsDone chan struct{} // closed when it has ended
@@ -93,7 +98,7 @@ type Store struct {
 // DefaultSQLiteDSN; PostgreSQL takes "host=... dbname=..." or a postgres:// URL.
 func Open(ctx context.Context, driver, dsn string, opt Options) (*Store, error) {
 	opt.setDefaults()
-	s := &Store{now: opt.Now, log: opt.Logger, ids: processIDs}
+	s := &Store{now: opt.Now, log: opt.Logger, ids: processIDs, bornNotified: opt.BornNotified}
 	var (
 		dialector gorm.Dialector
 		err       error
@@ -130,7 +135,7 @@ func Open(ctx context.Context, driver, dsn string, opt Options) (*Store, error) 
 	}
 	var st *statements
 	if err == nil {
-		st, err = prepareStatements(ctx, s.wdb, s.driver)
+		st, err = prepareStatements(ctx, s.wdb, s.driver, opt.BornNotified)
 	}
 	if err != nil {
 		s.closePools()

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+// adminClient talks to a running server's admin API.
+type adminClient struct {
+	server string
+	token  string
+	http   *http.Client
+}
+
+// clientFlags adds --server and --token to fs.
+func clientFlags(fs *flag.FlagSet) *adminClient {
+	c := &adminClient{http: &http.Client{Timeout: 5 * time.Minute}}
+	server := os.Getenv("PUSHGATE_SERVER")
+	if server == "" {
+		server = "http://127.0.0.1:8080"
+	}
+	fs.StringVar(&c.server, "server", server, "pushgate's base URL (env PUSHGATE_SERVER)")
+	fs.StringVar(&c.token, "token", os.Getenv("PUSHGATE_ADMIN_TOKEN"), "admin bearer token (env PUSHGATE_ADMIN_TOKEN)")
+	return c
+}
+
+// do sends a request and decodes a JSON answer into out; a non-2xx answer
+// is an error carrying the server's {"error"} message.
+func (c *adminClient) do(ctx context.Context, method, path string, body any, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.server, "/")+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct{ Error string }
+		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
+			return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, e.Error)
+		}
+		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, bytes.TrimSpace(raw))
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(raw, out)
+}

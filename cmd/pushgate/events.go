@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// filterFlags are the event filters shared by events list and replay.
+type filterFlags map[string]*string
+
+func addFilterFlags(fs *flag.FlagSet) filterFlags {
+	f := filterFlags{}
+	for _, name := range []string{"event", "msg_type", "from_user", "to_user", "event_key", "request_id", "status", "since", "until"} {
+		f[name] = fs.String(strings.ReplaceAll(name, "_", "-"), "", "filter: "+name)
+	}
+	return f
+}
+
+func (f filterFlags) query() url.Values {
+	q := url.Values{}
+	for k, v := range f {
+		if *v != "" {
+			q.Set(k, *v)
+		}
+	}
+	return q
+}
+
+type listedEvent struct {
+	ID         string    `json:"id"`
+	Kind       string    `json:"kind"`
+	Status     string    `json:"status"`
+	FromUser   string    `json:"from_user"`
+	EventKey   string    `json:"event_key"`
+	Attempts   int       `json:"attempts"`
+	Duplicates int       `json:"duplicates"`
+	ReceivedAt time.Time `json:"received_at"`
+	LastError  string    `json:"last_error"`
+}
+
+type eventPage struct {
+	Events     []json.RawMessage `json:"events"`
+	NextCursor string            `json:"next_cursor"`
+}
+
+func runEventsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("events list", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	client := clientFlags(fs)
+	filters := addFilterFlags(fs)
+	limit := fs.Int("limit", 50, "events to show (the newest first)")
+	asJSON := fs.Bool("json", false, "print JSON, one event per line")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	q := filters.query()
+	var rows []json.RawMessage
+	for len(rows) < *limit {
+		q.Set("limit", fmt.Sprint(min(500, *limit-len(rows))))
+		var page eventPage
+		if err := client.do(ctx, "GET", "/v1/events?"+q.Encode(), nil, &page); err != nil {
+			return err
+		}
+		rows = append(rows, page.Events...)
+		if page.NextCursor == "" {
+			break
+		}
+		q.Set("cursor", page.NextCursor)
+	}
+	if *asJSON {
+		for _, r := range rows {
+			fmt.Fprintln(stdout, string(r))
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tKIND\tSTATUS\tFROM\tEVENT_KEY\tATTEMPTS\tDUPS\tRECEIVED\tLAST_ERROR")
+	for _, r := range rows {
+		var e listedEvent
+		if err := json.Unmarshal(r, &e); err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", e.ID, e.Kind, e.Status, e.FromUser, e.EventKey,
+			e.Attempts, e.Duplicates, e.ReceivedAt.Local().Format(time.DateTime), firstLine(e.LastError))
+	}
+	return tw.Flush()
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+// runReplay replays one event (--id) or every event matching the filters,
+// oldest first, drawing a progress bar.
+func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	client := clientFlags(fs)
+	filters := addFilterFlags(fs)
+	id := fs.String("id", "", "replay this event only")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *id != "" {
+		var out json.RawMessage
+		if err := client.do(ctx, "POST", "/v1/events/"+url.PathEscape(*id)+"/replay", nil, &out); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, string(out))
+		return nil
+	}
+	q := filters.query()
+	if len(q) == 0 {
+		return errors.New("replay needs --id or at least one filter (e.g. --status failed)")
+	}
+	q.Set("limit", "500")
+	var ids []string
+	for {
+		var page eventPage
+		if err := client.do(ctx, "GET", "/v1/events?"+q.Encode(), nil, &page); err != nil {
+			return err
+		}
+		for _, r := range page.Events {
+			var e listedEvent
+			if err := json.Unmarshal(r, &e); err != nil {
+				return err
+			}
+			ids = append(ids, e.ID)
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		q.Set("cursor", page.NextCursor)
+	}
+	handled, failed := 0, 0
+	bar := progress{w: stderr, total: len(ids)}
+	for i := len(ids) - 1; i >= 0; i-- { // oldest first
+		var out struct{ Status string }
+		err := client.do(ctx, "POST", "/v1/events/"+ids[i]+"/replay", nil, &out)
+		if err != nil || out.Status != "handled" {
+			failed++
+		} else {
+			handled++
+		}
+		bar.step()
+	}
+	bar.done()
+	fmt.Fprintf(stdout, "matched %d, handled %d, failed %d\n", len(ids), handled, failed)
+	return nil
+}
+
+// progress draws "[=====     ] n/total" on one line.
+type progress struct {
+	w     io.Writer
+	total int
+	n     int
+}
+
+func (p *progress) step() {
+	p.n++
+	const width = 30
+	filled := width
+	if p.total > 0 {
+		filled = p.n * width / p.total
+	}
+	fmt.Fprintf(p.w, "\r[%s%s] %d/%d", strings.Repeat("=", filled), strings.Repeat(" ", width-filled), p.n, p.total)
+}
+
+func (p *progress) done() {
+	if p.total > 0 {
+		fmt.Fprintln(p.w)
+	}
+}

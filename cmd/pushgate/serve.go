@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"time"
+
+	"pushgate/configs"
+	"pushgate/events"
+	"pushgate/models"
+)
+
+// runServe loads the settings, opens the store, recovers unfinished
+// events and serves until ctx ends, then lets in-flight pushes finish.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	getenv := os.Getenv
+	if i := slices.Index(args, "--dev"); i >= 0 {
+		args = slices.Delete(slices.Clone(args), i, i+1)
+		getenv = devEnv(stdout)
+	}
+	cfg, err := configs.Load(args, getenv)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			configs.Usage(stdout)
+		}
+		return err
+	}
+	if os.Getenv("GOGC") == "" {
+		// Garbage collection is a large share of a push's cost; the heap
+		// is small, so trade memory for CPU, within a soft limit.
+		debug.SetGCPercent(400)
+		debug.SetMemoryLimit(512 << 20)
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	if path := os.Getenv("PUSHGATE_CPUPROFILE"); path != "" {
+		stopProfile, err := startCPUProfile(path)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
+	}
+
+	store, err := models.Open(ctx, cfg.DB.Driver, cfg.DB.DSN, models.Options{
+		Logger: log,
+		// With no subscriber, no event owes a notification.
+		BornNotified: len(cfg.NotifySubscribers()) == 0,
+	})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	app, err := wire(ctx, cfg, store, log)
+	if err != nil {
+		return err
+	}
+	defer app.close()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	httpSrv := &http.Server{
+		Handler:           app.server,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve(ln) }()
+	log.Info("pushgate serving", "addr", ln.Addr().String(), "db", cfg.DB.Driver, "dsn", redactDSN(cfg.DB.DSN))
+
+	go func() {
+		n, err := app.server.RecoverReceived(ctx)
+		if err != nil {
+			log.Error("recovering received events", "err", err)
+		} else if n > 0 {
+			log.Info("dispatched events left received by an earlier run", "count", n)
+		}
+	}()
+	go pruneLoop(ctx, store, cfg.DB.Retention, log)
+
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout)
+	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	return httpSrv.Shutdown(shutCtx)
+}
+
+// logHandlers registers a handler that logs each kind, so the binary is
+// useful without any code of the user's.
+func logHandlers(mux *events.Mux, log *slog.Logger) {
+	logIt := events.HandlerFunc(func(ctx context.Context, e events.Event) (events.Reply, error) {
+		h := e.Head()
+		log.InfoContext(ctx, "push", "kind", e.Kind(), "from", h.FromUserName, "to", h.ToUserName, "create_time", h.CreateTime)
+		return nil, nil
+	})
+	for _, kind := range events.Kinds() {
+		mux.HandleKind(kind, logIt)
+	}
+	mux.Fallback(logIt)
+}
+
+func pruneLoop(ctx context.Context, store *models.Store, retention time.Duration, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := store.PruneHandled(ctx, time.Now().Add(-retention))
+		if err != nil && ctx.Err() == nil {
+			log.Error("pruning handled events", "err", err)
+		} else if n > 0 {
+			log.Info("pruned handled events", "count", n, "older_than", retention)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// devEnv fills the tokens a development server needs with random ones,
+// printed so the user can sign pushes and call the admin API.
+func devEnv(stdout io.Writer) func(string) string {
+	gen := map[string]string{}
+	for _, k := range []string{"PUSHGATE_WECHAT_TOKEN", "PUSHGATE_ADMIN_TOKEN", "PUSHGATE_API_TOKEN"} {
+		if os.Getenv(k) == "" {
+			b := make([]byte, 12)
+			_, _ = rand.Read(b)
+			gen[k] = "dev-" + hex.EncodeToString(b)
+			fmt.Fprintf(stdout, "development %s=%s\n", k, gen[k])
+		}
+	}
+	return func(k string) string {
+		if v, ok := gen[k]; ok {
+			return v
+		}
+		return os.Getenv(k)
+	}
+}
+
+// startCPUProfile writes a CPU profile to path until the returned func is
+// called: PUSHGATE_CPUPROFILE=cpu.out pushgate serve, then go tool pprof.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+func redactDSN(dsn string) string {
+	if i := strings.Index(dsn, "password="); i >= 0 {
+		return dsn[:i] + "password=***"
+	}
+	return dsn
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"pushgate/bridge"
+	"pushgate/configs"
+	"pushgate/events"
+	"pushgate/handlers"
+	"pushgate/models"
+	"pushgate/notify"
+)
+
+// app is the wired service.
+type app struct {
+	server  *handlers.Server
+	closers []func()
+}
+
+// close stops the parts in the reverse order of their start.
+func (a *app) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+}
+
+// wire builds the handler mux, the feature packages and the HTTP server,
+// and starts the background parts (bridge listener and pruning).
+func wire(ctx context.Context, cfg *configs.Config, store *models.Store, log *slog.Logger) (*app, error) {
+	mux := events.NewMux()
+	mux.Use(events.Recover(), events.Log(log))
+	logHandlers(mux, log)
+
+	a := &app{}
+	notifier := notify.New(store, cfg.Notify, cfg.NotifySubscribers(), notify.Options{Logger: log})
+	if err := notifier.Start(ctx); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, notifier.Close)
+
+	br, err := bridge.New(store, cfg, bridge.Options{Logger: log, Notifier: notifier})
+	if err != nil {
+		return nil, err
+	}
+	if err := br.Start(ctx); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, br.Close)
+
+	a.server = handlers.New(handlers.Deps{
+		Config:    cfg,
+		Store:     store,
+		Mux:       mux,
+		Logger:    log,
+		Observers: []handlers.Observer{br, notifier},
+		Features: []handlers.Feature{
+			handlers.Results{Bridge: br, MaxWait: cfg.Results.MaxWait, Logger: log},
+			handlers.Sync{Bridge: br, BodyLimit: cfg.BodyLimit, Logger: log},
+			handlers.Deliveries{Store: store, Notifier: notifier, Logger: log},
+		},
+	})
+	return a, nil
+}
