@@ -78,6 +78,7 @@ func DetectFormat(contentType string, body []byte) Format {
 // validates it. Errors wrap ErrMalformed (*MalformedError) or ErrInvalid
 // (*InvalidError) and name what is wrong.
 func Decode(body []byte, f Format) (Event, error) {
+	body = bytes.TrimPrefix(body, []byte("\ufeff")) // a byte-order mark
 	var (
 		root value
 		err  error

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 )
@@ -38,9 +39,9 @@ func Describe(e Event) Meta {
 			m.MsgID = strconv.FormatInt(e.MsgID, 10)
 		}
 	case *Generic:
-		m.EventKey, _ = h.Extra["EventKey"].(string)
-		m.MsgID, _ = h.Extra["MsgId"].(string)
-		m.RequestID, _ = h.Extra["RequestID"].(string)
+		m.EventKey = extraText(h.Extra["EventKey"])
+		m.MsgID = extraText(h.Extra["MsgId"])
+		m.RequestID = extraText(h.Extra["RequestID"])
 	}
 	if msg, ok := e.(interface{ messageID() int64 }); ok {
 		m.MsgID = strconv.FormatInt(msg.messageID(), 10)
@@ -49,6 +50,22 @@ func Describe(e Event) Meta {
 }
 
 func (m *Message) messageID() int64 { return m.MsgId }
+
+// extraText reads a kept field as text: an XML text, or a JSON string or
+// number ("" for anything else).
+func extraText(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case json.RawMessage:
+		s, err := value{raw: v}.str()
+		if err != nil {
+			return ""
+		}
+		return s
+	}
+	return ""
+}
 
 // DedupeKey is the key under which WeChat's retries of one push collide:
 // "m:" and the MsgId when there is one; "r:" and the RequestID for async

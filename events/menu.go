@@ -75,7 +75,9 @@ type SendPicsInfo struct {
 	PicList []Pic `xml:"PicList>item" json:"PicList"`
 }
 
-func (s *SendPicsInfo) setField(name string, v value) (bool, error) {
+// set reads one member of SendPicsInfo; fields nobody declared, also
+// inside PicList's items, are kept on h.
+func (s *SendPicsInfo) set(h *Header, name string, v value) (bool, error) {
 	var err error
 	switch name {
 	case "Count":
@@ -83,13 +85,13 @@ func (s *SendPicsInfo) setField(name string, v value) (bool, error) {
 	case "PicList":
 		err = v.items(func(item value) error {
 			var p Pic
-			err := item.fields(func(name string, f value) error {
+			err := nested(h, "SendPicsInfo.PicList.item", item, func(name string, f value) (bool, error) {
 				if name != "PicMd5Sum" {
-					return nil
+					return false, nil
 				}
 				var err error
 				p.PicMd5Sum, err = f.str()
-				return err
+				return true, err
 			})
 			s.PicList = append(s.PicList, p)
 			return err
@@ -108,7 +110,9 @@ type pics struct {
 
 func (p *pics) setField(name string, v value) (bool, error) {
 	if name == "SendPicsInfo" {
-		return true, nested(&p.Header, name, v, p.SendPicsInfo.setField)
+		return true, nested(&p.Header, name, v, func(n string, f value) (bool, error) {
+			return p.SendPicsInfo.set(&p.Header, n, f)
+		})
 	}
 	return p.Keyed.setField(name, v)
 }
