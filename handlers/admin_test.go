@@ -168,7 +168,7 @@ func TestRecoverReceived(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	n, err := ts.srv.RecoverReceived(ctx)
+	n, err := ts.srv.RecoverReceived(ctx, ts.store.NewID())
 	if err != nil || n != 5 {
 		t.Fatalf("RecoverReceived = %d, %v; want 5", n, err)
 	}
@@ -179,7 +179,37 @@ func TestRecoverReceived(t *testing.T) {
 		rows, _ := ts.list(t, "status=handled")
 		return len(rows) == 5
 	})
-	if n, _ := ts.srv.RecoverReceived(ctx); n != 0 {
+	if n, _ := ts.srv.RecoverReceived(ctx, ts.store.NewID()); n != 0 {
 		t.Errorf("second RecoverReceived dispatched %d, want 0", n)
+	}
+}
+
+// TestRecoverSkipsLivePushes: recovery while serving never dispatches a
+// push whose handler is running, nor one newer than its watermark.
+func TestRecoverSkipsLivePushes(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	release := make(chan struct{})
+	ts.rec.handle = func(ctx context.Context, e events.Event) (events.Reply, error) {
+		<-release
+		return nil, nil
+	}
+	watermark := ts.store.NewID()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ts.push(t, "text/xml", clickBody("live", 3000))
+	}()
+	eventually(t, "the push is in its handler", func() bool { return ts.rec.calls.Load() == 1 })
+	if n, err := ts.srv.RecoverReceived(context.Background(), ts.store.NewID()); err != nil || n != 0 {
+		t.Errorf("RecoverReceived with a push in flight = %d, %v; want 0", n, err)
+	}
+	close(release)
+	<-done
+	if n, _ := ts.srv.RecoverReceived(context.Background(), watermark); n != 0 {
+		t.Errorf("RecoverReceived below an earlier watermark = %d, want 0", n)
+	}
+	if calls := ts.rec.calls.Load(); calls != 1 {
+		t.Errorf("handler ran %d times, want 1", calls)
 	}
 }

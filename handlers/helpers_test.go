@@ -142,3 +142,9 @@ func contentType(p fixtures.Push) string {
 }
 
 type configsT = configs.Config
+
+func httptestServer(t testing.TB, h http.Handler) *httptest.Server {
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return ts
+}

@@ -74,37 +74,48 @@ func (s *Server) replayMatching(c *gin.Context) {
 	}
 	filter.Limit, filter.Cursor = 500, ""
 	ctx := c.Request.Context()
-	var rows []models.Event
+	var ids []int64
 	for {
 		page, next, err := s.store.ListEvents(ctx, filter)
 		if err != nil {
 			s.storeError(c, err)
 			return
 		}
-		rows = append(rows, page...)
+		for _, e := range page {
+			// A received event may be in a handler right now; replay it only
+			// when asked for by status.
+			if e.Status != models.StatusReceived || filter.Status == models.StatusReceived {
+				ids = append(ids, e.ID)
+			}
+		}
 		if next == "" {
 			break
 		}
 		filter.Cursor = next
 	}
-	slices.Reverse(rows) // ListEvents is newest first
-	counts := gin.H{}
+	slices.Reverse(ids) // ListEvents is newest first
 	handled, failed := 0, 0
-	for i := range rows {
-		out, err := s.Redispatch(ctx, &rows[i], true)
-		if err != nil || out.Status != models.StatusHandled {
-			failed++
-			continue
+	for _, id := range ids {
+		row, err := s.store.GetEvent(ctx, id)
+		if err == nil {
+			var out replayOutcome
+			out, err = s.Redispatch(ctx, row, true)
+			if err == nil && out.Status == models.StatusHandled {
+				handled++
+				continue
+			}
 		}
-		handled++
+		failed++
 	}
-	counts["matched"], counts["handled"], counts["failed"] = len(rows), handled, failed
-	c.JSON(http.StatusOK, counts)
+	c.JSON(http.StatusOK, gin.H{"matched": len(ids), "handled": handled, "failed": failed})
 }
 
-// RecoverReceived dispatches every event left "received": a crash came
-// between its commit and the end of its handler. Call it at start-up.
-func (s *Server) RecoverReceived(ctx context.Context) (int, error) {
+// RecoverReceived dispatches every event with an id below before that is
+// still "received": a crash (or a dropped request) came between its commit
+// and the end of its handler. Events handled in this process right now are
+// skipped. Pass store.NewID() taken before serving for the rows an earlier
+// run left; pass models.FirstIDAt(now - grace) to sweep while serving.
+func (s *Server) RecoverReceived(ctx context.Context, before int64) (int, error) {
 	n := 0
 	var after int64
 	for {
@@ -112,15 +123,47 @@ func (s *Server) RecoverReceived(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		if len(rows) == 0 {
-			return n, nil
-		}
 		for i := range rows {
+			if rows[i].ID >= before {
+				return n, nil
+			}
+			if s.inflight.get(rows[i].ID) != nil {
+				continue
+			}
 			if _, err := s.Redispatch(ctx, &rows[i], false); err != nil {
 				s.log.Error("recovering event", "id", rows[i].ID, "err", err)
 			}
 			n++
 		}
+		if len(rows) == 0 {
+			return n, nil
+		}
 		after = rows[len(rows)-1].ID
+	}
+}
+
+// SweepGrace is how long an event may stay "received" before the sweep
+// dispatches it: well past the reply budget, so a handler still running
+// elsewhere has had time to record its outcome.
+const SweepGrace = time.Minute
+
+// SweepReceived runs RecoverReceived every period until ctx ends, for
+// events older than SweepGrace: those whose request was dropped after the
+// commit, or whose replica died (on PostgreSQL).
+func (s *Server) SweepReceived(ctx context.Context, period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := s.RecoverReceived(ctx, models.FirstIDAt(s.now().Add(-SweepGrace)))
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("sweeping received events", "err", err)
+		} else if n > 0 {
+			s.log.Warn("dispatched events left received", "count", n)
+		}
 	}
 }

@@ -49,9 +49,19 @@ func (s *Server) recoverJSON() gin.HandlerFunc {
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.Error("panic serving request", "path", c.Request.URL.Path, "panic", fmt.Sprint(p))
-				jsonError(c, http.StatusInternalServerError, "internal error")
+				s.fail(c, http.StatusInternalServerError, "internal error")
 			}
 		}()
 		c.Next()
 	}
+}
+
+// fail answers an error in the route's language: plain text on /wechat,
+// where WeChat reads it, JSON elsewhere.
+func (s *Server) fail(c *gin.Context, status int, msg string) {
+	if c.Request.URL.Path == "/wechat" {
+		plainError(c, status, msg)
+		return
+	}
+	jsonError(c, status, msg)
 }

@@ -88,7 +88,7 @@ func New(d Deps) *Server {
 	s.engine.Use(s.recoverJSON())
 	s.engine.HandleMethodNotAllowed = true
 	s.engine.NoRoute(func(c *gin.Context) { jsonError(c, http.StatusNotFound, "no such route") })
-	s.engine.NoMethod(func(c *gin.Context) { jsonError(c, http.StatusMethodNotAllowed, "method not allowed") })
+	s.engine.NoMethod(func(c *gin.Context) { s.fail(c, http.StatusMethodNotAllowed, "method not allowed") })
 
 	s.engine.GET("/wechat", s.verifyURL)
 	s.engine.POST("/wechat", s.receive)

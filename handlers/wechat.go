@@ -69,7 +69,9 @@ func (s *Server) receive(c *gin.Context) {
 	}
 	meta := events.Describe(e)
 	stored := time.Now()
-	saved, err := s.store.SaveEvent(c.Request.Context(), &models.NewEvent{
+	// The row may commit even if the client goes away meanwhile; wait for
+	// the outcome regardless, so that a committed push is dispatched.
+	saved, err := s.store.SaveEvent(context.WithoutCancel(c.Request.Context()), &models.NewEvent{
 		DedupeKey:  meta.DedupeKey(),
 		Kind:       meta.Kind,
 		MsgType:    meta.MsgType,
@@ -94,14 +96,14 @@ func (s *Server) receive(c *gin.Context) {
 	}
 	if saved.Duplicate {
 		s.metrics.pushes.inc("duplicate")
-		s.answer(c, s.seal(safe, q, s.originalAnswer(c.Request.Context(), saved)))
+		s.answer(c, s.seal(safe, q, s.originalAnswer(c.Request.Context(), start.Add(s.cfg.ReplyBudget), saved)))
 		return
 	}
 	s.metrics.pushes.inc("accepted")
 	for _, o := range s.observers {
 		o.Accepted(c.Request.Context(), saved.ID, e)
 	}
-	s.answer(c, s.seal(safe, q, s.dispatchWithinBudget(saved.ID, e)))
+	s.answer(c, s.seal(safe, q, s.dispatchWithinBudget(start.Add(s.cfg.ReplyBudget), saved.ID, e)))
 }
 
 // open decrypts a safe-mode push; the plaintext is what is decoded and
@@ -140,15 +142,16 @@ func (s *Server) seal(safe bool, q url.Values, reply []byte) []byte {
 // dispatchWithinBudget runs the handler for a newly stored push and returns
 // its rendered reply; if the handler outlives the reply budget it answers
 // nil ("success") and lets the handler finish and record its outcome.
-func (s *Server) dispatchWithinBudget(id int64, e events.Event) []byte {
+func (s *Server) dispatchWithinBudget(deadline time.Time, id int64, e events.Event) []byte {
 	fl := s.inflight.start(id)
 	go func() {
-		reply := s.dispatch(context.Background(), id, e, false)
-		s.inflight.finish(id, fl, reply)
+		var reply []byte
+		defer func() { s.inflight.finish(id, fl, reply) }()
+		reply = s.dispatch(context.Background(), id, e, false)
 	}()
 	start := time.Now()
 	defer func() { s.metrics.handler.observe(time.Since(start)) }()
-	t := time.NewTimer(s.cfg.ReplyBudget)
+	t := time.NewTimer(time.Until(deadline))
 	defer t.Stop()
 	select {
 	case <-fl.done:
@@ -159,12 +162,17 @@ func (s *Server) dispatchWithinBudget(id int64, e events.Event) []byte {
 	}
 }
 
+// HandlerTimeout bounds one run of a handler: its context ends then, so a
+// handler that honours it cannot hold its event in flight for ever.
+const HandlerTimeout = time.Minute
+
 // dispatch runs the handlers and records the attempt; it returns the
 // rendered passive reply, nil for "success". A kind nobody handles counts
-// as handled: there is nothing to do.
+// as handled: there is nothing to do. A panic is recorded as a failure,
+// whatever middleware the Mux has.
 func (s *Server) dispatch(ctx context.Context, id int64, e events.Event, replay bool) []byte {
 	start := s.now()
-	reply, err := s.mux.Dispatch(ctx, e)
+	reply, err := s.runHandler(ctx, e)
 	if errors.Is(err, events.ErrNoHandler) {
 		err = nil
 	}
@@ -180,20 +188,32 @@ func (s *Server) dispatch(ctx context.Context, id int64, e events.Event, replay 
 			a.Reply = rendered
 		}
 	}
-	if err := s.store.RecordAttempt(ctx, a, replay); err != nil {
+	// A replay waits for its record; neither depends on the caller staying.
+	if err := s.store.RecordAttempt(context.WithoutCancel(ctx), a, replay); err != nil {
 		s.log.Error("recording attempt", "id", id, "err", err)
 	}
 	return rendered
 }
 
+func (s *Server) runHandler(ctx context.Context, e events.Event) (r events.Reply, err error) {
+	ctx, cancel := context.WithTimeout(ctx, HandlerTimeout)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			r, err = nil, fmt.Errorf("%w: %v", events.ErrPanic, p)
+		}
+	}()
+	return s.mux.Dispatch(ctx, e)
+}
+
 // originalAnswer is what a duplicate gets: the original's passive reply,
 // waiting for it while the original is still being handled (here or on
 // another replica) for at most the reply budget.
-func (s *Server) originalAnswer(ctx context.Context, saved models.Saved) []byte {
+func (s *Server) originalAnswer(ctx context.Context, deadline time.Time, saved models.Saved) []byte {
 	if saved.Status != models.StatusReceived {
 		return saved.Reply
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.ReplyBudget)
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	if fl := s.inflight.get(saved.ID); fl != nil {
 		select {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"pushgate/configs"
 	"pushgate/events"
 	"pushgate/fixtures"
 	"pushgate/handlers"
@@ -196,14 +197,16 @@ func TestDuplicateGetsOriginalAnswerAndIsNotDispatched(t *testing.T) {
 			_, answers[i] = ts.push(t, "text/xml", body)
 		}()
 	}
-	// Let every copy arrive while the original's handler is still running.
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	// Let every copy arrive while the original's handler is still running:
+	// none may answer before it finishes.
+	eventually(t, "every copy is counted on the original", func() bool {
 		rows, _, _ := ts.store.ListEvents(context.Background(), models.EventFilter{})
-		if len(rows) == 1 && rows[0].Duplicates == n-1 {
-			break
+		return len(rows) == 1 && rows[0].Duplicates == n-1
+	})
+	for i, a := range answers {
+		if a != "" {
+			t.Fatalf("copy %d answered %q before the original's handler finished", i, a)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 	close(release)
 	wg.Wait()
@@ -346,4 +349,32 @@ func TestHealthzAndMetrics(t *testing.T) {
 func ExampleSignature() {
 	fmt.Println(handlers.Signature("token", "1409304348", "xxxxxx"))
 	// Output: f43b4a6571a6552356f482636e5a77e7fa33dcc9
+}
+
+// TestPanicWithoutRecoverMiddleware: the server itself survives a handler
+// panic and records it, whatever middleware the Mux has.
+func TestPanicWithoutRecoverMiddleware(t *testing.T) {
+	t.Parallel()
+	cfg := configs.Default()
+	cfg.WeChat.Token = testToken
+	cfg.DB.DSN = filepath.Join(t.TempDir(), "p.db")
+	store, err := models.Open(context.Background(), "sqlite", cfg.DB.DSN, models.Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	mux := events.NewMux() // no events.Recover()
+	events.Handle(mux, func(ctx context.Context, e *events.Click) (events.Reply, error) { panic("bare panic") })
+	srv := httptestServer(t, handlers.New(handlers.Deps{Config: cfg, Store: store, Mux: mux, Logger: quietLogger()}))
+	ts := &testServer{Server: srv, store: store}
+	body, _ := fixtures.FS.ReadFile("pushes/event.CLICK.xml")
+	for range 2 {
+		if status, answer := ts.push(t, "text/xml", body); status != 200 || answer != "success" {
+			t.Fatalf("push with a panicking handler = %d %q", status, answer)
+		}
+	}
+	eventually(t, "the panic is recorded", func() bool {
+		rows, _, _ := store.ListEvents(context.Background(), models.EventFilter{Status: models.StatusFailed})
+		return len(rows) == 1 && strings.Contains(rows[0].LastError, "bare panic")
+	})
 }

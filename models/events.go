@@ -52,10 +52,12 @@ func (s *Store) SaveEvent(ctx context.Context, e *NewEvent) (Saved, error) {
 	op.ev.ReceivedAt = dbTime(op.ev.ReceivedAt)
 	op.id = s.NewID()
 	owned, err := s.w.do(ctx, op)
-	saved := op.saved
-	if owned {
-		putOp(op)
+	if !owned {
+		// The caller gave up; the writer still holds op and may write it.
+		return Saved{}, fmt.Errorf("models: save event %q: %w", e.DedupeKey, err)
 	}
+	saved := op.saved
+	putOp(op)
 	if err != nil {
 		return Saved{}, fmt.Errorf("models: save event %q: %w", e.DedupeKey, err)
 	}

@@ -69,3 +69,10 @@ func (g *idGen) next() int64 {
 func IDTime(id int64) time.Time {
 	return idEpoch.Add(time.Duration(id>>idTimeLeft) * time.Millisecond)
 }
+
+// FirstIDAt returns the smallest id Store.NewID can make at time t: every
+// id made before t is smaller, so "id < FirstIDAt(t)" selects rows created
+// before t.
+func FirstIDAt(t time.Time) int64 {
+	return t.Sub(idEpoch).Milliseconds() << idTimeLeft
+}

@@ -17,6 +17,7 @@ func (s *Store) SaveRejected(ctx context.Context, r *Rejected) error {
 	r.ReceivedAt = dbTime(r.ReceivedAt)
 	op := getOp(ctx, opRejected, true)
 	op.rej = *r
+	op.id = r.ID // the writer renews op.id after a collision with another replica
 	owned, err := s.w.do(ctx, op)
 	if owned {
 		putOp(op)
@@ -29,7 +30,7 @@ func (s *Store) SaveRejected(ctx context.Context, r *Rejected) error {
 
 func (s *Store) applyRejected(b *batchTx, op *writeOp) error {
 	r := &op.rej
-	_, err := b.exec(stmtInsertRejected, r.ID, r.ReceivedAt, r.Reason, r.Status, r.Query,
+	_, err := b.exec(stmtInsertRejected, op.id, r.ReceivedAt, r.Reason, r.Status, r.Query,
 		r.RemoteAddr, r.ContentType, nullBytes(r.Raw))
 	return err
 }

@@ -69,6 +69,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer app.close()
 
+	// Every event an earlier run left received has an id below this one.
+	watermark := store.NewID()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
@@ -84,13 +86,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log.Info("pushgate serving", "addr", ln.Addr().String(), "db", cfg.DB.Driver, "dsn", redactDSN(cfg.DB.DSN))
 
 	go func() {
-		n, err := app.server.RecoverReceived(ctx)
+		n, err := app.server.RecoverReceived(ctx, watermark)
 		if err != nil {
 			log.Error("recovering received events", "err", err)
 		} else if n > 0 {
 			log.Info("dispatched events left received by an earlier run", "count", n)
 		}
 	}()
+	go app.server.SweepReceived(ctx, 30*time.Second)
 	go pruneLoop(ctx, store, cfg.DB.Retention, log)
 
 	select {
