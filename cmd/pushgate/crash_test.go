@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,11 +23,7 @@ import (
 // TestMain lets a test re-execute this binary as `pushgate serve`.
 func TestMain(m *testing.M) {
 	if os.Getenv("PUSHGATE_TEST_SERVE") == "1" {
-		if err := run(context.Background(), []string{"serve"}, os.Stdout, os.Stderr); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
+		os.Exit(runMain([]string{"serve"}))
 	}
 	os.Exit(m.Run())
 }
@@ -186,5 +181,74 @@ func listAll(t *testing.T, addr string) map[string]string {
 			return out
 		}
 		cursor = page.NextCursor
+	}
+}
+
+// TestGracefulShutdown sends SIGTERM to a serving pushgate under load: it
+// exits 0, and every push it acknowledged is stored and handled.
+func TestGracefulShutdown(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "term.db")
+	c := startChild(t, dsn)
+	stamp := strconv.FormatInt(time.Now().Unix(), 10)
+	q := url.Values{"timestamp": {stamp}, "nonce": {"n"}, "signature": {handlers.Signature(crashToken, stamp, "n")}}
+	target := "http://" + c.addr + "/wechat?" + q.Encode()
+	var (
+		mu    sync.Mutex
+		acked []string
+		wg    sync.WaitGroup
+	)
+	stop := make(chan struct{})
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 5 * time.Second}
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				key := fmt.Sprintf("t%d_%d", w, i)
+				body := fmt.Sprintf(`<xml><ToUserName>gh</ToUserName><FromUserName>u%d</FromUserName><CreateTime>%d</CreateTime><MsgType>event</MsgType><Event>CLICK</Event><EventKey>%s</EventKey></xml>`, w, 1700000000+i, key)
+				resp, err := client.Post(target, "text/xml", strings.NewReader(body))
+				if err != nil {
+					continue
+				}
+				answer, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 && string(answer) == "success" {
+					mu.Lock()
+					acked = append(acked, key)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	time.Sleep(700 * time.Millisecond)
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- c.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("pushgate exited with %v after SIGTERM, want status 0", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("pushgate did not exit within 15 s of SIGTERM")
+	}
+	close(stop)
+	wg.Wait()
+	if len(acked) == 0 {
+		t.Fatal("no push was acknowledged before SIGTERM")
+	}
+	c2 := startChild(t, dsn)
+	stored := listAll(t, c2.addr)
+	for _, key := range acked {
+		if stored[key] != "handled" {
+			t.Fatalf("acknowledged push %s is %q after a graceful shutdown, want handled", key, stored[key])
+		}
 	}
 }

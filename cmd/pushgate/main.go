@@ -19,14 +19,18 @@ import (
 	"syscall"
 )
 
-func main() {
+func main() { os.Exit(runMain(os.Args[1:])) }
+
+// runMain runs a command until it ends or SIGINT/SIGTERM asks it to stop,
+// and returns the exit status.
+func runMain(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
+	defer stop()
+	if err := run(ctx, args, os.Stdout, os.Stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "pushgate:", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 const usage = `usage: pushgate <command> [arguments]
