@@ -86,7 +86,7 @@ func openSQLite(dsn string) (general, writer *sql.DB, d gorm.Dialector, err erro
 	}
 	general.SetMaxOpenConns(8)
 	general.SetMaxIdleConns(4)
-	writer, err = sql.Open(sqliteWriterDriver, full)
+	writer, err = sql.Open(sqlite.DriverName, full)
 	if err != nil {
 		general.Close()
 		return nil, nil, nil, err

@@ -87,10 +87,7 @@ type Store struct {
 	ids          *idGen
 	w            *writer
 	closeOnce    sync.Once
-
-	stopCheckpoints func()        // ends the SQLite checkpointer
-	checkpointsDone chan struct{} // closed when it has ended
-	closeErr        error
+	closeErr     error
 }
 
 // Open connects to driver ("sqlite" or "postgres") at dsn, migrates every
@@ -143,12 +140,6 @@ func Open(ctx context.Context, driver, dsn string, opt Options) (*Store, error) 
 	}
 	s.w = newWriter(s, st, opt.MaxBatch)
 	go s.w.loop()
-	if s.wdb != s.sqlDB { // an SQLite file: checkpoint in the background
-		var cctx context.Context
-		cctx, s.stopCheckpoints = context.WithCancel(context.Background())
-		s.checkpointsDone = make(chan struct{})
-		go s.checkpointer(cctx, s.checkpointsDone)
-	}
 	return s, nil
 }
 
@@ -158,10 +149,6 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.w.close()
 		s.w.st.close()
-		if s.stopCheckpoints != nil {
-			s.stopCheckpoints()
-			<-s.checkpointsDone
-		}
 		s.closeErr = s.closePools()
 	})
 	return s.closeErr
