@@ -3,9 +3,6 @@ package handlers_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"pushgate/internal/pgtest"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -372,48 +370,10 @@ func TestBridgeHTTPAcrossReplicas(t *testing.T) {
 	bridgeJSONEq(t, "sync on A answered on B", body, `{"request_proc":"ok","ops":[{"proc":"ok","data":{"echo":"via b"}}]}`)
 }
 
-// bridgePostgresDSN creates a fresh schema in the test PostgreSQL database
-// (PUSHGATE_TEST_PG, default 127.0.0.1:5432 user postgres dbname test), drops
-// it when the test ends, and returns a DSN whose search_path is that schema.
-// PostgreSQL is required: an unreachable server fails the test.
+// bridgePostgresDSN gives the test its own PostgreSQL schema (see internal/pgtest).
 func bridgePostgresDSN(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv("PUSHGATE_TEST_PG")
-	if base == "" {
-		base = "host=127.0.0.1 port=5432 user=postgres dbname=test sslmode=disable"
-	}
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatalf("PostgreSQL test DSN %q: %v", base, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		t.Fatalf("PostgreSQL is required by this test but is not reachable at %q: %v", base, err)
-	}
-	var r [6]byte
-	rand.Read(r[:])
-	schema := "pgtest_" + hex.EncodeToString(r[:])
-	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		db.Close()
-		t.Fatalf("create schema %s: %v", schema, err)
-	}
-	t.Cleanup(func() {
-		if _, err := db.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-		db.Close()
-	})
-	if strings.HasPrefix(base, "postgres://") || strings.HasPrefix(base, "postgresql://") {
-		if u, err := url.Parse(base); err == nil {
-			q := u.Query()
-			q.Set("search_path", schema)
-			u.RawQuery = q.Encode()
-			return u.String()
-		}
-	}
-	return base + " search_path=" + schema
+	return pgtest.DSN(t)
 }
 
 // bridgeWaitFor polls cond for up to 10 s.

@@ -2,14 +2,10 @@ package models
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
-	"strings"
+	"pushgate/internal/pgtest"
 	"sync"
 	"testing"
 	"time"
@@ -20,58 +16,10 @@ import (
 // drivers is the table every behavioural test runs against.
 var drivers = []string{DriverSQLite, DriverPostgres}
 
-const defaultTestPG = "host=127.0.0.1 port=5432 user=postgres dbname=test sslmode=disable"
-
-// testPostgresDSN creates a fresh schema in the test PostgreSQL database
-// (PUSHGATE_TEST_PG, default 127.0.0.1:5432 user postgres dbname test), drops it
-// when the test ends, and returns a DSN whose search_path is that schema.
-// PostgreSQL is required: an unreachable server fails the test.
+// testPostgresDSN gives the test its own PostgreSQL schema (see internal/pgtest).
 func testPostgresDSN(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv("PUSHGATE_TEST_PG")
-	if base == "" {
-		base = defaultTestPG
-	}
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatalf("PostgreSQL test DSN %q (PUSHGATE_TEST_PG): %v", base, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		t.Fatalf("PostgreSQL is required by these tests but is not reachable at %q "+
-			"(start it, or set PUSHGATE_TEST_PG to a base DSN): %v", base, err)
-	}
-	var b [6]byte
-	rand.Read(b[:])
-	// PostgreSQL reserves the pg_ prefix for system schemas, hence pgtest_.
-	schema := "pgtest_" + hex.EncodeToString(b[:])
-	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		db.Close()
-		t.Fatalf("create schema %s: %v", schema, err)
-	}
-	t.Cleanup(func() {
-		if _, err := db.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-		db.Close()
-	})
-	return withSearchPath(base, schema)
-}
-
-// withSearchPath adds search_path=schema to a key=value or URL DSN.
-func withSearchPath(base, schema string) string {
-	if strings.HasPrefix(base, "postgres://") || strings.HasPrefix(base, "postgresql://") {
-		u, err := url.Parse(base)
-		if err == nil {
-			q := u.Query()
-			q.Set("search_path", schema)
-			u.RawQuery = q.Encode()
-			return u.String()
-		}
-	}
-	return base + " search_path=" + schema
+	return pgtest.DSN(t)
 }
 
 // testDSN returns a fresh database for drv: an SQLite file in t.TempDir() or a

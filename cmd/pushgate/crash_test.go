@@ -70,51 +70,14 @@ func TestKill9UnderLoad(t *testing.T) {
 	dsn := filepath.Join(t.TempDir(), "crash.db")
 	c := startChild(t, dsn)
 
-	stamp := strconv.FormatInt(time.Now().Unix(), 10)
-	q := url.Values{"timestamp": {stamp}, "nonce": {"n"}, "signature": {handlers.Signature(crashToken, stamp, "n")}}
-	target := "http://" + c.addr + "/wechat?" + q.Encode()
-
-	var (
-		mu    sync.Mutex
-		acked []string
-		wg    sync.WaitGroup
-	)
-	stop := make(chan struct{})
-	client := &http.Client{Timeout: 5 * time.Second}
-	for w := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				key := fmt.Sprintf("w%d_%d", w, i)
-				body := fmt.Sprintf(`<xml><ToUserName>gh</ToUserName><FromUserName>u%d</FromUserName><CreateTime>%d</CreateTime><MsgType>event</MsgType><Event>CLICK</Event><EventKey>%s</EventKey></xml>`, w, 1700000000+i, key)
-				resp, err := client.Post(target, "text/xml", strings.NewReader(body))
-				if err != nil {
-					continue // the server died mid-request: not acknowledged
-				}
-				answer, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == 200 && string(answer) == "success" {
-					mu.Lock()
-					acked = append(acked, key)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
+	load := startLoad(c.addr, 8, "w")
 	time.Sleep(1500 * time.Millisecond)
 	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	c.cmd.Wait()
 	time.Sleep(200 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	acked := load.stop()
 	if len(acked) < 100 {
 		t.Fatalf("only %d pushes acknowledged before the kill; the test did not load the server", len(acked))
 	}
@@ -189,42 +152,7 @@ func listAll(t *testing.T, addr string) map[string]string {
 func TestGracefulShutdown(t *testing.T) {
 	dsn := filepath.Join(t.TempDir(), "term.db")
 	c := startChild(t, dsn)
-	stamp := strconv.FormatInt(time.Now().Unix(), 10)
-	q := url.Values{"timestamp": {stamp}, "nonce": {"n"}, "signature": {handlers.Signature(crashToken, stamp, "n")}}
-	target := "http://" + c.addr + "/wechat?" + q.Encode()
-	var (
-		mu    sync.Mutex
-		acked []string
-		wg    sync.WaitGroup
-	)
-	stop := make(chan struct{})
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			client := &http.Client{Timeout: 5 * time.Second}
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				key := fmt.Sprintf("t%d_%d", w, i)
-				body := fmt.Sprintf(`<xml><ToUserName>gh</ToUserName><FromUserName>u%d</FromUserName><CreateTime>%d</CreateTime><MsgType>event</MsgType><Event>CLICK</Event><EventKey>%s</EventKey></xml>`, w, 1700000000+i, key)
-				resp, err := client.Post(target, "text/xml", strings.NewReader(body))
-				if err != nil {
-					continue
-				}
-				answer, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == 200 && string(answer) == "success" {
-					mu.Lock()
-					acked = append(acked, key)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
+	load := startLoad(c.addr, 4, "t")
 	time.Sleep(700 * time.Millisecond)
 	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -239,8 +167,7 @@ func TestGracefulShutdown(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("pushgate did not exit within 15 s of SIGTERM")
 	}
-	close(stop)
-	wg.Wait()
+	acked := load.stop()
 	if len(acked) == 0 {
 		t.Fatal("no push was acknowledged before SIGTERM")
 	}
@@ -251,4 +178,55 @@ func TestGracefulShutdown(t *testing.T) {
 			t.Fatalf("acknowledged push %s is %q after a graceful shutdown, want handled", key, stored[key])
 		}
 	}
+}
+
+// load posts unique signed CLICK pushes from several workers until stopped
+// and remembers the EventKey of every push answered 200 "success".
+type load struct {
+	mu    sync.Mutex
+	acked []string
+	wg    sync.WaitGroup
+	done  chan struct{}
+}
+
+func startLoad(addr string, workers int, prefix string) *load {
+	stamp := strconv.FormatInt(time.Now().Unix(), 10)
+	q := url.Values{"timestamp": {stamp}, "nonce": {"n"}, "signature": {handlers.Signature(crashToken, stamp, "n")}}
+	target := "http://" + addr + "/wechat?" + q.Encode()
+	l := &load{done: make(chan struct{})}
+	for w := range workers {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			client := &http.Client{Timeout: 5 * time.Second}
+			for i := 0; ; i++ {
+				select {
+				case <-l.done:
+					return
+				default:
+				}
+				key := fmt.Sprintf("%s%d_%d", prefix, w, i)
+				body := fmt.Sprintf(`<xml><ToUserName>gh</ToUserName><FromUserName>u%d</FromUserName><CreateTime>%d</CreateTime><MsgType>event</MsgType><Event>CLICK</Event><EventKey>%s</EventKey></xml>`, w, 1700000000+i, key)
+				resp, err := client.Post(target, "text/xml", strings.NewReader(body))
+				if err != nil {
+					continue // the server went away mid-request: not acknowledged
+				}
+				answer, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 && string(answer) == "success" {
+					l.mu.Lock()
+					l.acked = append(l.acked, key)
+					l.mu.Unlock()
+				}
+			}
+		}()
+	}
+	return l
+}
+
+// stop ends the load and returns the acknowledged keys.
+func (l *load) stop() []string {
+	close(l.done)
+	l.wg.Wait()
+	return l.acked
 }
