@@ -31,7 +31,10 @@ fuzz: ## fuzz the decoders for FUZZTIME (default 60s)
 	$(GO) test -run XXX -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./events
 
 bench: build ## go benchmarks, then the HTTP load benchmark against a bare net/http server
-	$(GO) test -run XXX -bench . -benchmem ./events ./handlers
+	$(GO) test -run XXX -bench . -benchmem ./events
+	$(GO) test -run XXX -bench PostWechat -benchmem ./handlers
+	$(GO) test -run XXX -bench . ./notify
+	$(GO) test -run XXX -bench AwaitWaiters -benchtime 1x ./bridge
 	$(BIN)/loadbench -pushgate $(BIN)/pushgate
 
 bench-load: build ## only the HTTP load benchmark
