@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -71,4 +73,39 @@ func (c *adminClient) do(ctx context.Context, method, path string, body any, out
 		return nil
 	}
 	return json.Unmarshal(raw, out)
+}
+
+// list pages through a list route whose answer holds its items under key
+// and a next_cursor, until limit items (limit <= 0: all of them).
+func (c *adminClient) list(ctx context.Context, path string, q url.Values, key string, limit int) ([]json.RawMessage, error) {
+	var rows []json.RawMessage
+	for limit <= 0 || len(rows) < limit {
+		n := 500
+		if limit > 0 {
+			n = min(n, limit-len(rows))
+		}
+		q.Set("limit", strconv.Itoa(n))
+		var page map[string]json.RawMessage
+		if err := c.do(ctx, "GET", path+"?"+q.Encode(), nil, &page); err != nil {
+			return nil, err
+		}
+		var items []json.RawMessage
+		if err := json.Unmarshal(page[key], &items); err != nil {
+			return nil, fmt.Errorf("GET %s: no %q list in the answer: %w", path, key, err)
+		}
+		rows = append(rows, items...)
+		var next string
+		if err := json.Unmarshal(page["next_cursor"], &next); err != nil || next == "" {
+			break
+		}
+		q.Set("cursor", next)
+	}
+	return rows, nil
+}
+
+// printJSONLines writes each row on a line of its own.
+func printJSONLines(w io.Writer, rows []json.RawMessage) {
+	for _, r := range rows {
+		fmt.Fprintln(w, string(r))
+	}
 }

@@ -72,26 +72,12 @@ func runDeliveriesList(ctx context.Context, args []string, stdout, stderr io.Wri
 	if *eventID != "" {
 		q.Set("event_id", *eventID)
 	}
-	var rows []json.RawMessage
-	for len(rows) < *limit {
-		q.Set("limit", strconv.Itoa(min(500, *limit-len(rows))))
-		var page struct {
-			Deliveries []json.RawMessage `json:"deliveries"`
-			NextCursor string            `json:"next_cursor"`
-		}
-		if err := client.do(ctx, "GET", "/v1/deliveries?"+q.Encode(), nil, &page); err != nil {
-			return err
-		}
-		rows = append(rows, page.Deliveries...)
-		if page.NextCursor == "" {
-			break
-		}
-		q.Set("cursor", page.NextCursor)
+	rows, err := client.list(ctx, "/v1/deliveries", q, "deliveries", *limit)
+	if err != nil {
+		return err
 	}
 	if *asJSON {
-		for _, r := range rows {
-			fmt.Fprintln(stdout, string(r))
-		}
+		printJSONLines(stdout, rows)
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)

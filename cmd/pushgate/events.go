@@ -46,11 +46,6 @@ type listedEvent struct {
 	LastError  string    `json:"last_error"`
 }
 
-type eventPage struct {
-	Events     []json.RawMessage `json:"events"`
-	NextCursor string            `json:"next_cursor"`
-}
-
 func runEventsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("events list", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -61,24 +56,12 @@ func runEventsList(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	q := filters.query()
-	var rows []json.RawMessage
-	for len(rows) < *limit {
-		q.Set("limit", fmt.Sprint(min(500, *limit-len(rows))))
-		var page eventPage
-		if err := client.do(ctx, "GET", "/v1/events?"+q.Encode(), nil, &page); err != nil {
-			return err
-		}
-		rows = append(rows, page.Events...)
-		if page.NextCursor == "" {
-			break
-		}
-		q.Set("cursor", page.NextCursor)
+	rows, err := client.list(ctx, "/v1/events", filters.query(), "events", *limit)
+	if err != nil {
+		return err
 	}
 	if *asJSON {
-		for _, r := range rows {
-			fmt.Fprintln(stdout, string(r))
-		}
+		printJSONLines(stdout, rows)
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -122,24 +105,17 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(q) == 0 {
 		return errors.New("replay needs --id or at least one filter (e.g. --status failed)")
 	}
-	q.Set("limit", "500")
-	var ids []string
-	for {
-		var page eventPage
-		if err := client.do(ctx, "GET", "/v1/events?"+q.Encode(), nil, &page); err != nil {
+	rows, err := client.list(ctx, "/v1/events", q, "events", 0)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(rows))
+	for _, r := range rows {
+		var e listedEvent
+		if err := json.Unmarshal(r, &e); err != nil {
 			return err
 		}
-		for _, r := range page.Events {
-			var e listedEvent
-			if err := json.Unmarshal(r, &e); err != nil {
-				return err
-			}
-			ids = append(ids, e.ID)
-		}
-		if page.NextCursor == "" {
-			break
-		}
-		q.Set("cursor", page.NextCursor)
+		ids = append(ids, e.ID)
 	}
 	handled, failed := 0, 0
 	bar := progress{w: stderr, total: len(ids)}
