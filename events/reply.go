@@ -22,20 +22,20 @@ func Render(r Reply, h *Header, now time.Time) []byte {
 	var b bytes.Buffer
 	b.Grow(256)
 	b.WriteString("<xml>")
-	cdata(&b, "ToUserName", h.FromUserName)
-	cdata(&b, "FromUserName", h.ToUserName)
+	WriteCDATA(&b, "ToUserName", h.FromUserName)
+	WriteCDATA(&b, "FromUserName", h.ToUserName)
 	b.WriteString("<CreateTime>")
 	b.WriteString(strconv.FormatInt(now.Unix(), 10))
 	b.WriteString("</CreateTime>")
-	cdata(&b, "MsgType", r.MsgType())
+	WriteCDATA(&b, "MsgType", r.MsgType())
 	r.writeBody(&b)
 	b.WriteString("</xml>")
 	return b.Bytes()
 }
 
-// cdata writes <name><![CDATA[s]]></name>, splitting any "]]>" in s so the
-// section cannot be closed early.
-func cdata(b *bytes.Buffer, name, s string) {
+// WriteCDATA writes <name><![CDATA[s]]></name>, splitting any "]]>" in s
+// so the section cannot be closed early.
+func WriteCDATA(b *bytes.Buffer, name, s string) {
 	b.WriteByte('<')
 	b.WriteString(name)
 	b.WriteString("><![CDATA[")
@@ -52,7 +52,7 @@ func Text(content string) Reply { return textReply(content) }
 
 func (textReply) MsgType() string { return "text" }
 func (t textReply) writeBody(b *bytes.Buffer) {
-	cdata(b, "Content", string(t))
+	WriteCDATA(b, "Content", string(t))
 }
 
 type mediaReply struct{ msgType, tag, mediaID string }
@@ -66,7 +66,7 @@ func Voice(mediaID string) Reply { return mediaReply{"voice", "Voice", mediaID} 
 func (m mediaReply) MsgType() string { return m.msgType }
 func (m mediaReply) writeBody(b *bytes.Buffer) {
 	b.WriteString("<" + m.tag + ">")
-	cdata(b, "MediaId", m.mediaID)
+	WriteCDATA(b, "MediaId", m.mediaID)
 	b.WriteString("</" + m.tag + ">")
 }
 
@@ -80,9 +80,9 @@ func Video(mediaID, title, description string) Reply {
 func (videoReply) MsgType() string { return "video" }
 func (v videoReply) writeBody(b *bytes.Buffer) {
 	b.WriteString("<Video>")
-	cdata(b, "MediaId", v.mediaID)
-	cdata(b, "Title", v.title)
-	cdata(b, "Description", v.description)
+	WriteCDATA(b, "MediaId", v.mediaID)
+	WriteCDATA(b, "Title", v.title)
+	WriteCDATA(b, "Description", v.description)
 	b.WriteString("</Video>")
 }
 
@@ -108,10 +108,10 @@ func (n newsReply) writeBody(b *bytes.Buffer) {
 	b.WriteString("</ArticleCount><Articles>")
 	for _, a := range n {
 		b.WriteString("<item>")
-		cdata(b, "Title", a.Title)
-		cdata(b, "Description", a.Description)
-		cdata(b, "PicUrl", a.PicURL)
-		cdata(b, "Url", a.URL)
+		WriteCDATA(b, "Title", a.Title)
+		WriteCDATA(b, "Description", a.Description)
+		WriteCDATA(b, "PicUrl", a.PicURL)
+		WriteCDATA(b, "Url", a.URL)
 		b.WriteString("</item>")
 	}
 	b.WriteString("</Articles>")

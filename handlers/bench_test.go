@@ -19,7 +19,7 @@ import (
 // synchronous=FULL, dispatch, answer) with unique CLICK pushes from
 // parallel goroutines.
 func BenchmarkPostWechat(b *testing.B) {
-	ts := newBenchServer(b)
+	ts := newTestServer(b)
 	stamp := strconv.FormatInt(time.Now().Unix(), 10)
 	q := url.Values{"timestamp": {stamp}, "nonce": {"b"}, "signature": {handlers.Signature(testToken, stamp, "b")}}
 	target := "/wechat?" + q.Encode()
@@ -42,9 +42,4 @@ func BenchmarkPostWechat(b *testing.B) {
 			}
 		}
 	})
-}
-
-func newBenchServer(b *testing.B) *testServer {
-	b.Helper()
-	return newTestServer(b)
 }

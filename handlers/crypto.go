@@ -18,10 +18,16 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
+
+	"pushgate/events"
 )
 
 // ErrDecrypt wraps every reason a safe-mode push cannot be opened.
 var ErrDecrypt = errors.New("cannot decrypt push")
+
+// ErrMsgSignature is Open's error for a msg_signature that does not match:
+// the push is not genuine (401), rather than undecryptable (400).
+var ErrMsgSignature = errors.New("msg_signature does not match")
 
 // Crypter opens and seals WeChat safe-mode (encrypt_type=aes) messages:
 // AES-256-CBC with the key Base64(EncodingAESKey+"="), the IV its first 16
@@ -66,7 +72,7 @@ const padBlock = 32
 func (c *Crypter) Open(msgSignature, timestamp, nonce, encrypt string) ([]byte, error) {
 	want := MsgSignature(c.token, timestamp, nonce, encrypt)
 	if subtle.ConstantTimeCompare([]byte(want), []byte(msgSignature)) != 1 {
-		return nil, fmt.Errorf("%w: msg_signature does not match", ErrDecrypt)
+		return nil, fmt.Errorf("%w: %w", ErrDecrypt, ErrMsgSignature)
 	}
 	ct, err := base64.StdEncoding.DecodeString(encrypt)
 	if err != nil {
@@ -119,10 +125,10 @@ func (c *Crypter) SealReply(reply []byte, now int64, nonce string) []byte {
 	enc := c.Seal(reply)
 	var b bytes.Buffer
 	b.WriteString("<xml>")
-	cdata(&b, "Encrypt", enc)
-	cdata(&b, "MsgSignature", MsgSignature(c.token, timestamp, nonce, enc))
+	events.WriteCDATA(&b, "Encrypt", enc)
+	events.WriteCDATA(&b, "MsgSignature", MsgSignature(c.token, timestamp, nonce, enc))
 	b.WriteString("<TimeStamp>" + timestamp + "</TimeStamp>")
-	cdata(&b, "Nonce", nonce)
+	events.WriteCDATA(&b, "Nonce", nonce)
 	b.WriteString("</xml>")
 	return b.Bytes()
 }
@@ -133,8 +139,8 @@ func (c *Crypter) SealPush(push []byte, toUser string) (envelope []byte, encrypt
 	encrypt = c.Seal(push)
 	var b bytes.Buffer
 	b.WriteString("<xml>")
-	cdata(&b, "ToUserName", toUser)
-	cdata(&b, "Encrypt", encrypt)
+	events.WriteCDATA(&b, "ToUserName", toUser)
+	events.WriteCDATA(&b, "Encrypt", encrypt)
 	b.WriteString("</xml>")
 	return b.Bytes(), encrypt
 }
@@ -159,11 +165,4 @@ func envelopeEncrypt(body []byte) (string, error) {
 		return "", fmt.Errorf("%w: body has no Encrypt field", ErrDecrypt)
 	}
 	return el.Text(), nil
-}
-
-// cdata writes <name><![CDATA[s]]></name>, splitting "]]>" in s.
-func cdata(b *bytes.Buffer, name, s string) {
-	b.WriteString("<" + name + "><![CDATA[")
-	b.WriteString(strings.ReplaceAll(s, "]]>", "]]]]><![CDATA[>"))
-	b.WriteString("]]></" + name + ">")
 }

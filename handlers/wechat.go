@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -121,7 +120,7 @@ func (s *Server) open(c *gin.Context, q url.Values, body []byte) ([]byte, bool) 
 		if err == nil {
 			return plain, true
 		}
-		if strings.Contains(err.Error(), "msg_signature") {
+		if errors.Is(err, ErrMsgSignature) {
 			s.metrics.pushes.inc("unauthorized")
 			plainError(c, http.StatusUnauthorized, "invalid msg_signature")
 			return nil, false
