@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"pushgate/models"
 )
@@ -23,7 +24,11 @@ func (b *Bridge) Result(ctx context.Context, requestID string) (*Result, error) 
 // Await returns the result for requestID as soon as it is stored, by this
 // process or (on PostgreSQL) another replica; if it exists already, at once.
 // It fails with ErrExpired when the result exists but expired, with ctx.Err()
-// when ctx ends first, and with ErrClosed when the Bridge is closed.
+// when ctx ends first, and with ErrClosed when the Bridge is closed. When
+// ctx's deadline passes it looks in the store once more before giving up: a
+// wake-up can be missed (a replica that committed a push died before storing
+// its result, whose commit carries the cross-replica notification), and the
+// look rebuilds such a result from its push.
 //
 // A waiter costs its goroutine (which stays shallow: the store is read by a
 // few lookup workers) and a map entry; it is woken by the arrival itself,
@@ -51,7 +56,7 @@ func (b *Bridge) Await(ctx context.Context, requestID string) (*Result, error) {
 		case <-ctx.Done():
 			b.parked.Add(-1)
 			b.hub.unwatch(requestID, s)
-			return nil, ctx.Err()
+			return b.lastLook(ctx, requestID)
 		case <-b.ctx.Done():
 			b.parked.Add(-1)
 			b.hub.unwatch(requestID, s)
@@ -60,8 +65,26 @@ func (b *Bridge) Await(ctx context.Context, requestID string) (*Result, error) {
 	}
 }
 
-// Waiting returns how many Await calls are blocked waiting for an arrival
-// (long polls and sync requests held), for metrics.
+// lastLookTimeout bounds Await's last look in the store once its deadline passed.
+const lastLookTimeout = 2 * time.Second
+
+// lastLook is Await's answer once ctx ended: if ctx's deadline passed, the
+// result if the store has it now (or ErrExpired), else ctx's error.
+func (b *Bridge) lastLook(ctx context.Context, requestID string) (*Result, error) {
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return nil, ctx.Err()
+	}
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lastLookTimeout)
+	defer cancel()
+	r, err := b.resultByWorker(lctx, requestID)
+	if err == nil || errors.Is(err, ErrExpired) {
+		return r, err
+	}
+	return nil, ctx.Err()
+}
+
+// Waiting returns how many waits are blocked waiting for an arrival (long
+// polls and sync requests held): Await calls and AwaitFunc waits, for metrics.
 func (b *Bridge) Waiting() int { return int(b.parked.Load()) }
 
 // valid returns a copy of r, or ErrExpired if r expired.

@@ -9,7 +9,10 @@
 //
 // Durability: a result is recoverable as soon as its push is committed. If
 // the process dies between committing the push and storing its result,
-// [Bridge.Result] rebuilds the result from the stored push on first read.
+// [Bridge.Result] rebuilds the result from the stored push on first read. An
+// async sync request (one with a notify_url) is a stored group whose final
+// answer is handed to the notifier by whichever replica completes it, also
+// after the replica that took it stopped (see [Bridge.Sweep]).
 package bridge
 
 import (
@@ -71,6 +74,9 @@ type Options struct {
 	Notifier Notifier
 	// PruneEvery is the period of the pruning of expired results; default 1m.
 	PruneEvery time.Duration
+	// SweepEvery is the period of the sweep that completes async sync
+	// requests left behind by a stopped replica (see Bridge.Sweep); default 5s.
+	SweepEvery time.Duration
 	// MaxOps caps the operations of one sync request; default 100.
 	MaxOps int
 }
@@ -96,6 +102,7 @@ type Bridge struct {
 	maxTimeout     time.Duration
 	maxOps         int
 	pruneEvery     time.Duration
+	sweepEvery     time.Duration
 
 	ctx     context.Context // ends at Close; background work runs under it
 	cancel  context.CancelFunc
@@ -123,6 +130,9 @@ func New(store *models.Store, cfg *configs.Config, opt Options) (*Bridge, error)
 	if opt.PruneEvery <= 0 {
 		opt.PruneEvery = time.Minute
 	}
+	if opt.SweepEvery <= 0 {
+		opt.SweepEvery = 5 * time.Second
+	}
 	if opt.MaxOps <= 0 {
 		opt.MaxOps = 100
 	}
@@ -138,6 +148,7 @@ func New(store *models.Store, cfg *configs.Config, opt Options) (*Bridge, error)
 		maxTimeout:     cfg.Sync.MaxTimeout,
 		maxOps:         opt.MaxOps,
 		pruneEvery:     opt.PruneEvery,
+		sweepEvery:     opt.SweepEvery,
 	}
 	if b.validity <= 0 || b.defaultTimeout <= 0 || b.maxTimeout <= 0 {
 		return nil, errors.New("bridge: new: result validity and sync timeouts must be positive (call cfg.SetDefaults)")
@@ -161,8 +172,10 @@ func New(store *models.Store, cfg *configs.Config, opt Options) (*Bridge, error)
 
 // Start begins the background work: on PostgreSQL the listener that wakes
 // local waiters when another replica stores a result (Start returns once it
-// listens, or with its error), and the periodic pruning of expired results and
-// finished requests. Background work stops at Close (or when ctx ends).
+// listens, or with its error), the periodic pruning of expired results and
+// finished requests, and the sweep (at once, then every Options.SweepEvery)
+// that completes the async sync requests whose deadline passed while their
+// replica was stopped. Background work stops at Close (or when ctx ends).
 func (b *Bridge) Start(ctx context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -183,13 +196,15 @@ func (b *Bridge) Start(ctx context.Context) error {
 		}
 	}
 	b.wg.Go(func() { b.pruneLoop(bg) })
+	b.wg.Go(func() { b.sweepLoop(bg) })
 	return nil
 }
 
 // Close stops the background work and every wait in progress (they return
 // ErrClosed or their context's error), and waits for them. Async requests
-// still waiting are abandoned: their answers, when they come, are stored and
-// readable, but not notified. The Store is not closed.
+// still waiting stay open in the store: the replica that stores their last
+// answer, or a sweep once their deadline passed (of another replica, or of
+// this one's next Start), completes them. The Store is not closed.
 func (b *Bridge) Close() {
 	b.mu.Lock()
 	b.cancel()

@@ -14,8 +14,12 @@ import (
 // single use: a second answer fails with ErrAlreadyAnswered, an id no request
 // was made with fails with ErrUnknownRequest. An answer arriving after its
 // waiter timed out is still stored (readable by Result).
+//
+// When the answer is the last one an async sync request waited for, Answer
+// completes that request before it returns: whichever replica receives the
+// last callback hands the final answer to the notifier.
 func (b *Bridge) Answer(ctx context.Context, id string, data []byte) error {
-	res, err := b.store.AnswerPendingRequest(ctx, id, data)
+	res, group, err := b.store.AnswerGroupedRequest(ctx, id, data)
 	switch {
 	case errors.Is(err, models.ErrNotFound):
 		return fmt.Errorf("bridge: answer: %w", ErrUnknownRequest)
@@ -25,5 +29,8 @@ func (b *Bridge) Answer(ctx context.Context, id string, data []byte) error {
 		return fmt.Errorf("bridge: answer: %w", err)
 	}
 	b.hub.wake(id, res)
+	if group != "" {
+		b.completeGroup(ctx, group, models.ClaimIfSettled)
+	}
 	return nil
 }

@@ -6,11 +6,18 @@ import (
 	"time"
 )
 
-// Prune deletes the results that are expired now (by the Bridge's clock) and
-// the sync requests past their validity, and returns how many rows went.
-// Start runs it every Options.PruneEvery.
+// Prune deletes the results that are expired now (by the Bridge's clock),
+// the sync requests past their validity and the notified async sync requests
+// past theirs, and returns how many rows went. Start runs it every
+// Options.PruneEvery.
 func (b *Bridge) Prune(ctx context.Context) (int64, error) {
-	n, err := b.store.PruneResults(ctx, b.now())
+	now := b.now()
+	n, err := b.store.PruneResults(ctx, now)
+	if err != nil {
+		return n, fmt.Errorf("bridge: prune: %w", err)
+	}
+	g, err := b.store.PruneSyncGroups(ctx, now)
+	n += g
 	if err != nil {
 		return n, fmt.Errorf("bridge: prune: %w", err)
 	}

@@ -34,7 +34,8 @@ type task struct {
 //     "error" with a description ("Timeout for create task" when the
 //     request's timeout passed, or why the process could not be reached);
 //   - 202: async mode (NotifyURL set): "processing" ops with their request
-//     ids; the final answer goes to NotifyURL through the Notifier;
+//     ids; the final answer goes to NotifyURL through the Notifier, also if
+//     this replica stops meanwhile (see Sweep);
 //   - 400: req is invalid (Error says why; the error wraps ErrInvalidRequest);
 //   - 504: req gave no timeout and the default one passed;
 //   - 500 or 503: the store failed, or the Bridge is closing.
@@ -50,12 +51,12 @@ func (b *Bridge) Sync(ctx context.Context, req SyncRequest) (SyncResponse, int) 
 	if wait == 0 {
 		wait = b.defaultTimeout
 	}
-	if err := b.register(ctx, tasks, wait, req.NotifyURL); err != nil {
+	if req.NotifyURL != "" {
+		return b.async(ctx, req.NotifyURL, tasks, wait)
+	}
+	if err := b.register(ctx, tasks, wait); err != nil {
 		b.log.Error("bridge: recording a sync request failed", "err", err)
 		return SyncResponse{Error: "could not record the request"}, http.StatusInternalServerError
-	}
-	if req.NotifyURL != "" {
-		return b.async(req.NotifyURL, tasks, wait)
 	}
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
@@ -69,16 +70,18 @@ func (b *Bridge) Sync(ctx context.Context, req SyncRequest) (SyncResponse, int) 
 	return SyncResponse{RequestProc: ProcOK, Ops: ops}, http.StatusOK
 }
 
-// register gives each task an id and stores its pending request. The ids are
-// 128-bit random (crypto/rand.Text: 26 base32 characters).
-func (b *Bridge) register(ctx context.Context, tasks []*task, wait time.Duration, notifyURL string) error {
+// register gives each task of a sync-mode request an id and stores its
+// pending request. The ids are 128-bit random (crypto/rand.Text: 26 base32
+// characters). Nothing else is durable in sync mode: the caller waits on its
+// connection, and a replica that stops drops it.
+func (b *Bridge) register(ctx context.Context, tasks []*task, wait time.Duration) error {
 	now := b.now()
 	errs := make([]error, len(tasks))
 	var wg sync.WaitGroup
 	for i, t := range tasks {
 		t.id = rand.Text()
 		p := &models.PendingRequest{
-			ID: t.id, ConvID: t.conv, TargetURL: t.url, NotifyURL: notifyURL,
+			ID: t.id, ConvID: t.conv, TargetURL: t.url,
 			CreatedAt: now, Deadline: now.Add(wait), ResultValidity: b.validity,
 		}
 		// Concurrent creations share one group commit.

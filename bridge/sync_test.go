@@ -105,20 +105,7 @@ func newSyncEnv(t *testing.T, drv string, tune func(*configs.Config), opt Option
 	t.Helper()
 	proc := newFakeProcess(t)
 	var b *Bridge
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/callbacks/{id}", func(w http.ResponseWriter, r *http.Request) {
-		var body bytes.Buffer
-		body.ReadFrom(r.Body)
-		switch err := b.Answer(r.Context(), r.PathValue("id"), body.Bytes()); {
-		case errors.Is(err, ErrUnknownRequest):
-			w.WriteHeader(http.StatusNotFound)
-		case errors.Is(err, ErrAlreadyAnswered):
-			w.WriteHeader(http.StatusConflict)
-		case err != nil:
-			w.WriteHeader(http.StatusInternalServerError)
-		}
-	})
-	callbacks := httptest.NewServer(mux)
+	callbacks := httptest.NewServer(callbackHandler(func() *Bridge { return b }))
 	t.Cleanup(callbacks.Close)
 	cfg := testConfig(map[string]string{"42": proc.URL, "43": proc.URL + "/other", "7": "http://127.0.0.1:1/refused"})
 	cfg.PublicURL = callbacks.URL

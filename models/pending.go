@@ -45,6 +45,10 @@ type PendingRequest struct {
 	ExpiresAt  time.Time  `gorm:"not null;index:idx_pending_requests_expires_at" json:"expires_at"`
 	AnsweredAt *time.Time `json:"answered_at,omitempty"`
 	Status     string     `gorm:"not null" json:"status"`
+	// GroupID is the SyncGroup of an async sync request's op; "" in sync mode.
+	GroupID string `gorm:"not null;default:'';index:idx_pending_requests_group_id" json:"group_id,omitempty"`
+	// Error says why the task could not be handed to its process (RequestFailed).
+	Error string `gorm:"not null;default:''" json:"error,omitempty"`
 }
 
 // TableName pins the table name.
@@ -54,8 +58,22 @@ func (PendingRequest) TableName() string { return "pending_requests" }
 // means the Store's clock, a zero ExpiresAt Deadline+ResultValidity. It
 // returns after the commit.
 func (s *Store) CreatePendingRequest(ctx context.Context, p *PendingRequest) error {
+	if err := s.preparePending(p); err != nil {
+		return fmt.Errorf("models: create pending request: %w", err)
+	}
+	err := s.groupExec(ctx, true, func(ctx context.Context, tx *sql.Tx) error {
+		return s.insertPending(ctx, tx, p)
+	})
+	if err != nil {
+		return fmt.Errorf("models: create pending request: %w", err)
+	}
+	return nil
+}
+
+// preparePending checks p and sets its defaults and status for insertion.
+func (s *Store) preparePending(p *PendingRequest) error {
 	if p.ID == "" {
-		return fmt.Errorf("models: create pending request: empty id: %w", ErrInvalid)
+		return fmt.Errorf("empty id: %w", ErrInvalid)
 	}
 	if p.CreatedAt.IsZero() {
 		p.CreatedAt = s.now()
@@ -64,18 +82,17 @@ func (s *Store) CreatePendingRequest(ctx context.Context, p *PendingRequest) err
 		p.ExpiresAt = p.Deadline.Add(p.ResultValidity)
 	}
 	p.CreatedAt, p.Deadline, p.ExpiresAt = dbTime(p.CreatedAt), dbTime(p.Deadline), dbTime(p.ExpiresAt)
-	p.Status, p.AnsweredAt = RequestPending, nil
-	err := s.groupExec(ctx, true, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO pending_requests
- (id, conv_id, target_url, notify_url, created_at, deadline, result_validity, expires_at, status)
- VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), p.ID, p.ConvID, p.TargetURL, p.NotifyURL, p.CreatedAt, p.Deadline,
-			int64(p.ResultValidity), p.ExpiresAt, p.Status)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("models: create pending request: %w", err)
-	}
+	p.Status, p.AnsweredAt, p.Error = RequestPending, nil, ""
 	return nil
+}
+
+// insertPending inserts p, prepared by preparePending, in tx.
+func (s *Store) insertPending(ctx context.Context, tx *sql.Tx, p *PendingRequest) error {
+	_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO pending_requests
+ (id, conv_id, target_url, notify_url, created_at, deadline, result_validity, expires_at, status, group_id, error)
+ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '')`), p.ID, p.ConvID, p.TargetURL, p.NotifyURL, p.CreatedAt, p.Deadline,
+		int64(p.ResultValidity), p.ExpiresAt, p.Status, p.GroupID)
+	return err
 }
 
 // GetPendingRequest returns the pending request id, or an error wrapping ErrNotFound.
@@ -101,17 +118,29 @@ func (s *Store) GetPendingRequest(ctx context.Context, id string) (*PendingReque
 // racing (the update is conditional on the status). An unknown id gets
 // ErrNotFound. A request that timed out or failed still takes its answer.
 func (s *Store) AnswerPendingRequest(ctx context.Context, id string, data []byte) (*Result, error) {
+	res, _, err := s.AnswerGroupedRequest(ctx, id, data)
+	return res, err
+}
+
+// AnswerGroupedRequest is AnswerPendingRequest that also returns the request's
+// GroupID ("" for a request of no SyncGroup), so that the caller can try to
+// complete the group (ClaimSyncGroup with ClaimIfSettled) once this answer is
+// committed.
+func (s *Store) AnswerGroupedRequest(ctx context.Context, id string, data []byte) (*Result, string, error) {
 	now := dbTime(s.now())
-	var res *Result
+	var (
+		res   *Result
+		group string
+	)
 	err := s.groupExec(ctx, true, func(ctx context.Context, tx *sql.Tx) error {
-		res = nil
+		res, group = nil, ""
 		var (
 			conv     string
 			validity int64
 		)
 		err := tx.QueryRowContext(ctx, s.rebind(`UPDATE pending_requests SET status = ?, answered_at = ?
- WHERE id = ? AND status <> ? RETURNING conv_id, result_validity`),
-			RequestAnswered, now, id, RequestAnswered).Scan(&conv, &validity)
+ WHERE id = ? AND status <> ? RETURNING conv_id, result_validity, group_id`),
+			RequestAnswered, now, id, RequestAnswered).Scan(&conv, &validity, &group)
 		if errors.Is(err, sql.ErrNoRows) {
 			var n int
 			if err := tx.QueryRowContext(ctx, s.rebind(`SELECT count(*) FROM pending_requests WHERE id = ?`), id).Scan(&n); err != nil {
@@ -140,9 +169,9 @@ func (s *Store) AnswerPendingRequest(ctx context.Context, id string, data []byte
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("models: answer pending request: %w", err)
+		return nil, "", fmt.Errorf("models: answer pending request: %w", err)
 	}
-	return res, nil
+	return res, group, nil
 }
 
 // ClosePendingRequest moves request id from RequestPending to status
@@ -152,10 +181,21 @@ func (s *Store) ClosePendingRequest(ctx context.Context, id, status string) (boo
 	if status != RequestTimedOut && status != RequestFailed {
 		return false, fmt.Errorf("models: close pending request: status %q: %w", status, ErrInvalid)
 	}
+	return s.closePending(ctx, id, status, "")
+}
+
+// FailPendingRequest is ClosePendingRequest with RequestFailed that also
+// records why the task could not be handed to its process (the request's
+// Error), for the final answer of its SyncGroup.
+func (s *Store) FailPendingRequest(ctx context.Context, id, reason string) (bool, error) {
+	return s.closePending(ctx, id, RequestFailed, reason)
+}
+
+func (s *Store) closePending(ctx context.Context, id, status, reason string) (bool, error) {
 	var closed bool
 	err := s.groupExec(ctx, true, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.rebind(`UPDATE pending_requests SET status = ? WHERE id = ? AND status = ?`),
-			status, id, RequestPending)
+		res, err := tx.ExecContext(ctx, s.rebind(`UPDATE pending_requests SET status = ?, error = ? WHERE id = ? AND status = ?`),
+			status, reason, id, RequestPending)
 		if err != nil {
 			return err
 		}
