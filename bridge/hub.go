@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"hash/maphash"
+	"slices"
 	"sync"
 
 	"pushgate/models"
@@ -16,6 +17,8 @@ const hubShards = 64
 type hub struct {
 	seed   maphash.Seed
 	shards [hubShards]hubShard
+	// closeHeld registers, once, the ending of held waits at Close.
+	closeHeld sync.Once
 }
 
 type hubShard struct {
@@ -25,10 +28,13 @@ type hubShard struct {
 
 // slot is what the waiters on one request id share. ch is closed on wake; res
 // is set before that when the waker had the result at hand (nil: re-read it).
+// held lists the AwaitFunc waiters, which hold no goroutine to read ch: the
+// waker tells each of them.
 type slot struct {
-	ch  chan struct{}
-	res *models.Result
-	n   int // waiters holding the slot; guarded by the shard's mu
+	ch   chan struct{}
+	res  *models.Result
+	n    int     // waiters holding the slot; guarded by the shard's mu
+	held []*held // guarded by the shard's mu
 }
 
 func newHub() *hub {
@@ -46,7 +52,13 @@ func (h *hub) shard(id string) *hubShard {
 // watch registers a waiter on id. The caller must then check whether the
 // result already exists (it may have arrived before the registration), and
 // end with unwatch unless the slot was woken.
-func (h *hub) watch(id string) *slot {
+func (h *hub) watch(id string) *slot { return h.register(id, nil) }
+
+// hold is watch for a waiter without a goroutine: the wake calls w.wake
+// instead. It ends with unhold unless the slot was woken.
+func (h *hub) hold(id string, w *held) *slot { return h.register(id, w) }
+
+func (h *hub) register(id string, w *held) *slot {
 	sh := h.shard(id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -56,6 +68,9 @@ func (h *hub) watch(id string) *slot {
 		sh.slots[id] = s
 	}
 	s.n++
+	if w != nil {
+		s.held = append(s.held, w)
+	}
 	return s
 }
 
@@ -65,6 +80,22 @@ func (h *hub) unwatch(id string, s *slot) {
 	sh := h.shard(id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	sh.drop(id, s)
+}
+
+// unhold withdraws a waiter registered by hold, like unwatch.
+func (h *hub) unhold(id string, s *slot, w *held) {
+	sh := h.shard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if i := slices.Index(s.held, w); i >= 0 {
+		s.held = slices.Delete(s.held, i, i+1)
+	}
+	sh.drop(id, s)
+}
+
+// drop counts a waiter out of s, removing s once empty; sh.mu is held.
+func (sh *hubShard) drop(id string, s *slot) {
 	s.n--
 	if s.n == 0 && sh.slots[id] == s {
 		delete(sh.slots, id)
@@ -77,8 +108,10 @@ func (h *hub) wake(id string, res *models.Result) bool {
 	sh := h.shard(id)
 	sh.mu.Lock()
 	s := sh.slots[id]
+	var held []*held
 	if s != nil {
 		delete(sh.slots, id)
+		held, s.held = s.held, nil
 	}
 	sh.mu.Unlock()
 	if s == nil {
@@ -86,6 +119,9 @@ func (h *hub) wake(id string, res *models.Result) bool {
 	}
 	s.res = res
 	close(s.ch)
+	for _, w := range held {
+		w.wake(res)
+	}
 	return true
 }
 
@@ -97,11 +133,33 @@ func (h *hub) wakeAll() {
 		sh.mu.Lock()
 		slots := sh.slots
 		sh.slots = make(map[string]*slot)
+		var held []*held
+		for _, s := range slots {
+			held = append(held, s.held...)
+			s.held = nil
+		}
 		sh.mu.Unlock()
 		for _, s := range slots {
 			close(s.ch)
 		}
+		for _, w := range held {
+			w.wake(nil)
+		}
 	}
+}
+
+// allHeld returns every waiter registered by hold.
+func (h *hub) allHeld() []*held {
+	var all []*held
+	for i := range h.shards {
+		sh := &h.shards[i]
+		sh.mu.Lock()
+		for _, s := range sh.slots {
+			all = append(all, s.held...)
+		}
+		sh.mu.Unlock()
+	}
+	return all
 }
 
 // waiting returns the number of request ids being waited on.

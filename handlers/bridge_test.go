@@ -398,10 +398,12 @@ const (
 // (GET /v1/results/{id}?timeout=120) on pushgate's gin engine over loopback,
 // then releases them by signed pushes to /wechat. The polls come from a child
 // process (this test binary running TestBridgeLongPollClient), so the RSS
-// growth reported is the server's alone: per held connection, net/http's
-// goroutines and buffers, gin's context, and the waiter. Wake latency runs
-// from the start of a push's POST to its poll's answer read by the client.
-// Run it once: -benchtime=1x.
+// growth reported is the server's alone: per held poll, its connection (taken
+// from net/http: no goroutine, no net/http buffers) and the held wait
+// (Bridge.AwaitFunc), plus what taking 10,000 requests at once left behind
+// (the Go heap and stacks grown meanwhile are not returned to the OS at
+// once). Wake latency runs from the start of a push's POST to its poll's
+// answer read by the client. Run it once: -benchtime=1x.
 func BenchmarkLongPollHTTP(b *testing.B) {
 	const n = 10_000
 	raiseNoFile(b, n+1024) // the server end of each poll; the client ends are in the child
