@@ -79,6 +79,13 @@ func newTestServerAt(t testing.TB, dsn string, tune ...func(*configs.Config)) *t
 	for _, f := range tune {
 		f(cfg)
 	}
+	return serveConfig(t, cfg, nil)
+}
+
+// serveConfig serves a Server configured by cfg, with its own Store, its
+// clock now (nil: time.Now) and a recorder for every kind.
+func serveConfig(t testing.TB, cfg *configs.Config, now func() time.Time) *testServer {
+	t.Helper()
 	store, err := models.Open(context.Background(), cfg.DB.Driver, cfg.DB.DSN, models.Options{Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +95,7 @@ func newTestServerAt(t testing.TB, dsn string, tune ...func(*configs.Config)) *t
 	mux := events.NewMux()
 	mux.Use(events.Recover())
 	mux.Fallback(rec)
-	srv := handlers.New(handlers.Deps{Config: cfg, Store: store, Mux: mux, Logger: quietLogger()})
+	srv := handlers.New(handlers.Deps{Config: cfg, Store: store, Mux: mux, Logger: quietLogger(), Now: now})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	return &testServer{Server: ts, srv: srv, store: store, rec: rec, cfg: cfg}

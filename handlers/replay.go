@@ -112,10 +112,25 @@ func (s *Server) replayMatching(c *gin.Context) {
 
 // RecoverReceived dispatches every event with an id below before that is
 // still "received": a crash (or a dropped request) came between its commit
-// and the end of its handler. Events handled in this process right now are
-// skipped. Pass store.NewID() taken before serving for the rows an earlier
-// run left; pass models.FirstIDAt(now - grace) to sweep while serving.
+// and the end of its handler. Pass store.NewID() taken before serving for
+// the rows an earlier run left; pass models.FirstIDAt(now - grace) to sweep
+// while serving. It returns how many events it dispatched.
+//
+// An event is dispatched only by the recoverer that wins its claim
+// (models.Store.ClaimReceived, for RecoveryLease), so recoverers running at
+// the same time (start-up and sweep here, or those of other replicas) never
+// dispatch it twice; events handled in this process right now are skipped.
+//
+// A push being handled on another replica is invisible here, so on
+// PostgreSQL, where replicas share the database, before is lowered to the
+// first id of SweepGrace ago: a younger event may be in its handler
+// elsewhere, and the sweep takes it if it is still received once that
+// grace has passed. On SQLite one process owns the database, so before is
+// kept and start-up recovers everything an earlier run left at once.
 func (s *Server) RecoverReceived(ctx context.Context, before int64) (int, error) {
+	if s.store.Driver() == models.DriverPostgres {
+		before = min(before, models.FirstIDAt(s.now().Add(-SweepGrace)))
+	}
 	n := 0
 	var after int64
 	for {
@@ -130,6 +145,13 @@ func (s *Server) RecoverReceived(ctx context.Context, before int64) (int, error)
 			if s.inflight.get(rows[i].ID) != nil {
 				continue
 			}
+			won, err := s.store.ClaimReceived(ctx, rows[i].ID, s.now(), RecoveryLease)
+			if err != nil {
+				return n, err
+			}
+			if !won {
+				continue // handled meanwhile, or another recoverer has it
+			}
 			if _, err := s.Redispatch(ctx, &rows[i], false); err != nil {
 				s.log.Error("recovering event", "id", rows[i].ID, "err", err)
 			}
@@ -143,9 +165,21 @@ func (s *Server) RecoverReceived(ctx context.Context, before int64) (int, error)
 }
 
 // SweepGrace is how long an event may stay "received" before the sweep
-// dispatches it: well past the reply budget, so a handler still running
-// elsewhere has had time to record its outcome.
-const SweepGrace = time.Minute
+// (and, on PostgreSQL, start-up recovery) dispatches it. A push's row is
+// received from its commit until its handler has returned and its attempt
+// is recorded: the commit comes within the reply budget (seconds), the
+// handler's context ends after HandlerTimeout, and the attempt is committed
+// with the writer's next batch. SweepGrace exceeds all of that by a minute
+// (slow commits, clocks of replicas a little apart), so a push still in its
+// handler on another replica is not dispatched a second time. A handler
+// that ignores its context and runs past SweepGrace can still be.
+const SweepGrace = HandlerTimeout + time.Minute
+
+// RecoveryLease is how long a recovery claim keeps other recoverers off an
+// event: a whole dispatch (HandlerTimeout) and the recording of its attempt,
+// with the same margin as SweepGrace. A recoverer that dies meanwhile leaves
+// the event to the sweep once the lease has ended.
+const RecoveryLease = HandlerTimeout + time.Minute
 
 // SweepReceived runs RecoverReceived every period until ctx ends, for
 // events older than SweepGrace: those whose request was dropped after the

@@ -37,6 +37,10 @@ type Event struct {
 	Payload    []byte     `json:"payload,omitempty"`
 	Raw        []byte     `json:"raw,omitempty"`
 	Notified   bool       `gorm:"not null;default:false;index:idx_events_notified_id,priority:1" json:"notified"`
+	// RecoveryUntil is the end of a recovery claim (see Store.ClaimReceived):
+	// until then no other recovery dispatches the event. NULL (never claimed)
+	// unless recovery took the event; the insert leaves it out.
+	RecoveryUntil *time.Time `json:"recovery_until,omitempty"`
 }
 
 // TableName pins the table name.

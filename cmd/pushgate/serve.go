@@ -70,6 +70,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer app.close()
 
 	// Every event an earlier run left received has an id below this one.
+	// On PostgreSQL RecoverReceived takes only those older than
+	// handlers.SweepGrace (another replica may be handling newer ones) and
+	// leaves the rest to the sweep.
 	watermark := store.NewID()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -1,0 +1,251 @@
+package handlers_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"pushgate/configs"
+	"pushgate/events"
+	"pushgate/handlers"
+	"pushgate/internal/pgtest"
+	"pushgate/models"
+)
+
+// recoverDSN is a fresh database for drv: an SQLite file or a PostgreSQL schema.
+func recoverDSN(t *testing.T, drv string) string {
+	t.Helper()
+	if drv == models.DriverPostgres {
+		return pgtest.DSN(t)
+	}
+	return filepath.Join(t.TempDir(), "pushgate.db")
+}
+
+// newReplica serves a Server with its own Store on the shared database dsn,
+// its clock now (nil: time.Now), and a recorder for every kind.
+func newReplica(t *testing.T, drv, dsn string, now func() time.Time) *testServer {
+	t.Helper()
+	cfg := configs.Default()
+	cfg.WeChat.Token = testToken
+	cfg.AdminToken = testAdmin
+	cfg.DB.Driver, cfg.DB.DSN = drv, dsn
+	cfg.ReplyBudget = 2 * time.Second
+	return serveConfig(t, cfg, now)
+}
+
+// afterGrace is a clock at which every event stored so far is older than
+// the sweep's grace and every recovery lease taken with time.Now has ended.
+func afterGrace() time.Time {
+	return time.Now().Add(max(handlers.SweepGrace, handlers.RecoveryLease) + time.Minute)
+}
+
+// saveReceived stores a click with key as a crash leaves it: committed,
+// never dispatched.
+func saveReceived(t *testing.T, store *models.Store, key string, createTime int) int64 {
+	t.Helper()
+	raw := clickBody(key, createTime)
+	e, err := events.Decode(raw, events.XML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := events.Marshal(e)
+	m := events.Describe(e)
+	saved, err := store.SaveEvent(context.Background(), &models.NewEvent{DedupeKey: m.DedupeKey(), Kind: m.Kind,
+		MsgType: m.MsgType, Event: m.Event, EventKey: m.EventKey, FromUser: m.FromUser, ToUser: m.ToUser,
+		CreateTime: m.CreateTime, Format: "xml", Payload: payload, Raw: raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return saved.ID
+}
+
+// keyCounter counts the handler runs of each event key, over replicas.
+type keyCounter struct {
+	mu   sync.Mutex
+	runs map[string]int
+}
+
+func (c *keyCounter) handle(ctx context.Context, e events.Event) (events.Reply, error) {
+	c.mu.Lock()
+	c.runs[events.Describe(e).EventKey]++
+	c.mu.Unlock()
+	time.Sleep(time.Millisecond) // let the other replica catch up
+	return nil, nil
+}
+
+// TestRecoverReceivedReplicas: two replicas on one database recover the same
+// left-over events at the same time; each event's handler runs exactly once
+// in total, and every event ends handled.
+func TestRecoverReceivedReplicas(t *testing.T) {
+	t.Parallel()
+	const n = 50
+	for _, drv := range []string{models.DriverPostgres, models.DriverSQLite} {
+		t.Run(drv, func(t *testing.T) {
+			t.Parallel()
+			dsn := recoverDSN(t, drv)
+			a := newReplica(t, drv, dsn, afterGrace)
+			b := newReplica(t, drv, dsn, afterGrace)
+			counter := &keyCounter{runs: map[string]int{}}
+			a.rec.handle, b.rec.handle = counter.handle, counter.handle
+			for i := range n {
+				saveReceived(t, a.store, fmt.Sprintf("k%d", i), 5000+i)
+			}
+
+			var (
+				wg        sync.WaitGroup
+				recovered [2]int
+			)
+			start := make(chan struct{})
+			for i, r := range []*testServer{a, b} {
+				wg.Go(func() {
+					<-start
+					var err error
+					recovered[i], err = r.srv.RecoverReceived(context.Background(), r.store.NewID())
+					if err != nil {
+						t.Errorf("replica %d: RecoverReceived = %v", i, err)
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+
+			if got := recovered[0] + recovered[1]; got != n {
+				t.Errorf("RecoverReceived dispatched %d + %d = %d, want %d", recovered[0], recovered[1], got, n)
+			}
+			counter.mu.Lock()
+			for i := range n {
+				if k := fmt.Sprintf("k%d", i); counter.runs[k] != 1 {
+					t.Errorf("handler of %s ran %d times, want 1", k, counter.runs[k])
+				}
+			}
+			counter.mu.Unlock()
+			eventually(t, "every event handled", func() bool {
+				rows, _, err := a.store.ListEvents(context.Background(), models.EventFilter{Status: models.StatusHandled, Limit: 2 * n})
+				return err == nil && len(rows) == n
+			})
+			for i, r := range []*testServer{a, b} {
+				if got, err := r.srv.RecoverReceived(context.Background(), r.store.NewID()); err != nil || got != 0 {
+					t.Errorf("replica %d: second RecoverReceived = %d, %v; want 0", i, got, err)
+				}
+			}
+		})
+	}
+}
+
+// TestRecoverLeavesLivePushOfOtherReplica: on PostgreSQL, replica A's
+// start-up recovery does not take a push that replica B stored just now and
+// is still handling.
+func TestRecoverLeavesLivePushOfOtherReplica(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.DSN(t)
+	a := newReplica(t, models.DriverPostgres, dsn, nil)
+	b := newReplica(t, models.DriverPostgres, dsn, nil)
+	release := make(chan struct{})
+	b.rec.handle = func(ctx context.Context, e events.Event) (events.Reply, error) {
+		<-release
+		return nil, nil
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.push(t, "text/xml", clickBody("live", 6000))
+	}()
+	eventually(t, "the push is in B's handler", func() bool { return b.rec.calls.Load() == 1 })
+
+	watermark := a.store.NewID() // taken as A starts
+	if got, err := a.srv.RecoverReceived(context.Background(), watermark); err != nil || got != 0 {
+		t.Errorf("A: RecoverReceived with a push in B's handler = %d, %v; want 0", got, err)
+	}
+	close(release)
+	<-done
+	if calls := a.rec.calls.Load(); calls != 0 {
+		t.Errorf("A's handler ran %d times, want 0", calls)
+	}
+	if calls := b.rec.calls.Load(); calls != 1 {
+		t.Errorf("B's handler ran %d times, want 1", calls)
+	}
+}
+
+// TestRecoverBoundByDriver: an event an earlier run left received moments
+// ago is recovered at start-up on SQLite (one process owns the file), but on
+// PostgreSQL only once it is older than SweepGrace.
+func TestRecoverBoundByDriver(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		drv       string
+		now, late int // recovered with a clock of now, then SweepGrace later
+	}{
+		{models.DriverSQLite, 1, 0},
+		{models.DriverPostgres, 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.drv, func(t *testing.T) {
+			t.Parallel()
+			dsn := recoverDSN(t, tt.drv)
+			r := newReplica(t, tt.drv, dsn, nil)
+			id := saveReceived(t, r.store, "left", 7000)
+			if got, err := r.srv.RecoverReceived(context.Background(), r.store.NewID()); err != nil || got != tt.now {
+				t.Errorf("RecoverReceived at once = %d, %v; want %d", got, err, tt.now)
+			}
+			if tt.now > 0 {
+				// The attempt is recorded with the writer's next batch.
+				eventually(t, "the recovered event handled", func() bool {
+					ev, err := r.store.GetEvent(context.Background(), id)
+					return err == nil && ev.Status == models.StatusHandled
+				})
+			}
+			later := newReplica(t, tt.drv, dsn, afterGrace)
+			if got, err := later.srv.RecoverReceived(context.Background(), later.store.NewID()); err != nil || got != tt.late {
+				t.Errorf("RecoverReceived after the grace = %d, %v; want %d", got, err, tt.late)
+			}
+			if calls := r.rec.calls.Load() + later.rec.calls.Load(); calls != 1 {
+				t.Errorf("handlers ran %d times, want 1", calls)
+			}
+		})
+	}
+}
+
+// TestRecoverSkipsClaimedEvent: recovery leaves an event another recoverer
+// has claimed, and takes it once that claim's lease has ended.
+func TestRecoverSkipsClaimedEvent(t *testing.T) {
+	t.Parallel()
+	for _, drv := range []string{models.DriverSQLite, models.DriverPostgres} {
+		t.Run(drv, func(t *testing.T) {
+			t.Parallel()
+			dsn := recoverDSN(t, drv)
+			r := newReplica(t, drv, dsn, afterGrace)
+			id := saveReceived(t, r.store, "claimed", 8000)
+			// Another replica, its clock at afterGrace too, has it.
+			if won, err := r.store.ClaimReceived(context.Background(), id, afterGrace(), handlers.RecoveryLease); err != nil || !won {
+				t.Fatalf("ClaimReceived = %v, %v; want true", won, err)
+			}
+			if got, err := r.srv.RecoverReceived(context.Background(), r.store.NewID()); err != nil || got != 0 {
+				t.Errorf("RecoverReceived of a claimed event = %d, %v; want 0", got, err)
+			}
+			expired := newReplica(t, drv, dsn, func() time.Time { return afterGrace().Add(handlers.RecoveryLease) })
+			if got, err := expired.srv.RecoverReceived(context.Background(), expired.store.NewID()); err != nil || got != 1 {
+				t.Errorf("RecoverReceived after the claim's lease = %d, %v; want 1", got, err)
+			}
+			if calls := r.rec.calls.Load() + expired.rec.calls.Load(); calls != 1 {
+				t.Errorf("handlers ran %d times, want 1", calls)
+			}
+		})
+	}
+}
+
+// TestSweepGraceCoversHandler: a push may stay received for its commit
+// (within the reply budget) and its handler's run (HandlerTimeout); the
+// sweep must wait longer, and a recovery claim must outlast a dispatch.
+func TestSweepGraceCoversHandler(t *testing.T) {
+	t.Parallel()
+	budget := configs.Default().ReplyBudget
+	if handlers.SweepGrace <= budget+handlers.HandlerTimeout {
+		t.Errorf("SweepGrace = %s, want more than reply budget %s + HandlerTimeout %s", handlers.SweepGrace, budget, handlers.HandlerTimeout)
+	}
+	if handlers.RecoveryLease <= handlers.HandlerTimeout {
+		t.Errorf("RecoveryLease = %s, want more than HandlerTimeout %s", handlers.RecoveryLease, handlers.HandlerTimeout)
+	}
+}
