@@ -38,6 +38,15 @@ func (s *Server) receive(c *gin.Context) {
 		plainError(c, http.StatusUnauthorized, "invalid signature")
 		return
 	}
+	// Announce the save to come, so that the store's writer lets it share
+	// the commit it is about to make; withdrawn if the push is refused.
+	s.store.ExpectSave()
+	expected := true
+	defer func() {
+		if expected {
+			s.store.CancelSave()
+		}
+	}()
 	var ok bool
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit))
 	if err != nil {
@@ -68,6 +77,7 @@ func (s *Server) receive(c *gin.Context) {
 	}
 	meta := events.Describe(e)
 	stored := time.Now()
+	expected = false // SaveEvent ends the announcement
 	// The row may commit even if the client goes away meanwhile; wait for
 	// the outcome regardless, so that a committed push is dispatched.
 	saved, err := s.store.SaveEvent(context.WithoutCancel(c.Request.Context()), &models.NewEvent{
@@ -85,6 +95,7 @@ func (s *Server) receive(c *gin.Context) {
 		Payload:    payload,
 		Raw:        body,
 		ReceivedAt: start,
+		Expected:   true,
 	})
 	s.metrics.store.observe(time.Since(stored))
 	if err != nil {

@@ -71,6 +71,9 @@ func TestPushEveryFixture(t *testing.T) {
 		}
 		return len(rows) == len(pushes)
 	})
+	if n := ts.store.ExpectedSaves(); n != 0 {
+		t.Errorf("%d saves still announced after every push was stored, want 0", n)
+	}
 }
 
 type badCase struct {
@@ -100,6 +103,11 @@ func TestRefusedPushesAreKept(t *testing.T) {
 	}
 	if n := ts.rec.calls.Load(); n != 0 {
 		t.Errorf("handler ran %d times for refused pushes", n)
+	}
+	// Each push announced its save to the store's writer; a refused one
+	// withdrew it (else every later commit would wait for it).
+	if n := ts.store.ExpectedSaves(); n != 0 {
+		t.Errorf("%d saves still announced after refused pushes, want 0", n)
 	}
 	status, body := ts.admin(t, "GET", "/v1/rejected?limit=500", "")
 	var page struct {

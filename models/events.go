@@ -22,7 +22,23 @@ type NewEvent struct {
 	Payload                        []byte    // decoded event as JSON
 	Raw                            []byte    // body exactly as received
 	ReceivedAt                     time.Time // zero = the Store's clock
+	// Expected says the caller announced this save with ExpectSave; saving
+	// it (or failing to) ends the announcement.
+	Expected bool
 }
+
+// ExpectSave announces a SaveEvent call to come soon (the caller is reading
+// and decoding a push): while saves are announced, the writer holds a batch
+// open for a moment (Options.Linger) so that they share its commit. Follow
+// it with SaveEvent with NewEvent.Expected set, or with CancelSave.
+func (s *Store) ExpectSave() { s.w.expected.Add(1) }
+
+// CancelSave withdraws an ExpectSave that no SaveEvent follows (the push
+// was refused).
+func (s *Store) CancelSave() { s.w.expected.Add(-1) }
+
+// ExpectedSaves returns how many announced saves have not been queued yet.
+func (s *Store) ExpectedSaves() int64 { return s.w.expected.Load() }
 
 // Saved tells the caller of SaveEvent what happened.
 type Saved struct {
@@ -42,10 +58,13 @@ type Saved struct {
 // SaveEvent returned.
 func (s *Store) SaveEvent(ctx context.Context, e *NewEvent) (Saved, error) {
 	if e.DedupeKey == "" {
+		if e.Expected {
+			s.CancelSave()
+		}
 		return Saved{}, fmt.Errorf("models: save event: empty dedupe key: %w", ErrInvalid)
 	}
 	op := getOp(ctx, opSaveEvent, true)
-	op.ev = *e
+	op.ev, op.expected = *e, e.Expected
 	if op.ev.ReceivedAt.IsZero() {
 		op.ev.ReceivedAt = s.now()
 	}

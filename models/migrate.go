@@ -44,6 +44,11 @@ func (s *Store) migrate(ctx context.Context) error {
 				return err
 			}
 		}
+		for _, ix := range droppedIndexes {
+			if err := tx.Exec("DROP INDEX IF EXISTS " + ix).Error; err != nil {
+				return err
+			}
+		}
 		return tx.AutoMigrate(models...)
 	})
 	if err != nil {

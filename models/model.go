@@ -12,9 +12,16 @@ const (
 
 // Event is one accepted push (table "events"). Its indexes are chosen for
 // insert speed: the primary key and every index lead with a time-ordered value
-// (the id, or a dedupe key that leads with the CreateTime in the common case).
+// (the id, or a dedupe key that leads with the CreateTime in the common case),
+// and the indexes of the columns the hot path does not look up by are partial,
+// holding only the rows somebody looks for: those not handled (recovery, and
+// listings of failures), not notified (fan-out), and with a request id. A
+// handled, notified CLICK costs the primary key and the dedupe key only.
+//
+// Queries that use a partial index repeat its condition literally (SQLite
+// uses a partial index only then); see the *Cond constants.
 type Event struct {
-	ID         int64      `gorm:"primaryKey;autoIncrement:false;index:idx_events_status_id,priority:2;index:idx_events_notified_id,priority:2" json:"id"`
+	ID         int64      `gorm:"primaryKey;autoIncrement:false;index:idx_events_unhandled,priority:2,where:status <> 'handled';index:idx_events_unnotified,priority:2,where:notified = false" json:"id"`
 	DedupeKey  string     `gorm:"not null;uniqueIndex:idx_events_dedupe_key" json:"dedupe_key"`
 	Kind       string     `gorm:"not null" json:"kind"`
 	MsgType    string     `gorm:"not null" json:"msg_type"`
@@ -24,9 +31,9 @@ type Event struct {
 	ToUser     string     `gorm:"not null" json:"to_user"`
 	CreateTime int64      `gorm:"not null" json:"create_time"`
 	MsgID      string     `gorm:"not null" json:"msg_id"`
-	RequestID  string     `gorm:"not null;index:idx_events_request_id" json:"request_id"`
+	RequestID  string     `gorm:"not null;index:idx_events_request_id_set,where:request_id <> ''" json:"request_id"`
 	Format     string     `gorm:"not null" json:"format"`
-	Status     string     `gorm:"not null;index:idx_events_status_id,priority:1" json:"status"`
+	Status     string     `gorm:"not null;index:idx_events_unhandled,priority:1" json:"status"`
 	Attempts   int        `gorm:"not null" json:"attempts"`
 	Duplicates int        `gorm:"not null" json:"duplicates"`
 	ReceivedAt time.Time  `gorm:"not null" json:"received_at"`
@@ -36,7 +43,7 @@ type Event struct {
 	Reply      []byte     `json:"reply,omitempty"` // the stored passive reply; nil = "success"
 	Payload    []byte     `json:"payload,omitempty"`
 	Raw        []byte     `json:"raw,omitempty"`
-	Notified   bool       `gorm:"not null;default:false;index:idx_events_notified_id,priority:1" json:"notified"`
+	Notified   bool       `gorm:"not null;default:false;index:idx_events_unnotified,priority:1" json:"notified"`
 	// RecoveryUntil is the end of a recovery claim (see Store.ClaimReceived):
 	// until then no other recovery dispatches the event. NULL (never claimed)
 	// unless recovery took the event; the insert leaves it out.
@@ -45,6 +52,16 @@ type Event struct {
 
 // TableName pins the table name.
 func (Event) TableName() string { return "events" }
+
+// The conditions of the partial indexes of events, to AND into queries.
+const (
+	unhandledCond  = "status <> 'handled'" // idx_events_unhandled
+	unnotifiedCond = "notified = false"    // idx_events_unnotified
+	requestIDCond  = "request_id <> ''"    // idx_events_request_id_set
+)
+
+// droppedIndexes are indexes of earlier versions, replaced by partial ones.
+var droppedIndexes = []string{"idx_events_status_id", "idx_events_notified_id", "idx_events_request_id"}
 
 // EventAttempt is one dispatch of an event (table "event_attempts").
 type EventAttempt struct {

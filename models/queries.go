@@ -69,6 +69,12 @@ func (s *Store) ListEvents(ctx context.Context, f EventFilter) ([]Event, string,
 			q = q.Where(c.col+" = ?", c.val)
 		}
 	}
+	if f.RequestID != "" {
+		q = q.Where(requestIDCond)
+	}
+	if f.Status != "" && f.Status != StatusHandled {
+		q = q.Where(unhandledCond)
+	}
 	if !f.Since.IsZero() {
 		q = q.Where("received_at >= ?", dbTime(f.Since))
 	}
@@ -93,15 +99,17 @@ const recoveryPage = 1000
 // dispatched, e.g. after a crash) with id > afterID, oldest first. Start-up
 // recovery pages through them by passing the last id back as afterID.
 func (s *Store) ReceivedEvents(ctx context.Context, limit int, afterID int64) ([]Event, error) {
-	return s.eventsAfter(ctx, "received events", "status = ?", StatusReceived, limit, afterID)
+	return s.eventsAfter(ctx, "received events", "status = ? AND "+unhandledCond, StatusReceived, limit, afterID)
 }
 
 // UnnotifiedEvents returns up to limit events not yet marked notified with
 // id > afterID, oldest first.
 func (s *Store) UnnotifiedEvents(ctx context.Context, limit int, afterID int64) ([]Event, error) {
-	return s.eventsAfter(ctx, "unnotified events", "notified = ?", false, limit, afterID)
+	return s.eventsAfter(ctx, "unnotified events", unnotifiedCond, nil, limit, afterID)
 }
 
+// eventsAfter pages through the events matching cond (with its argument arg,
+// or none if nil) in id order.
 func (s *Store) eventsAfter(ctx context.Context, what, cond string, arg any, limit int, afterID int64) ([]Event, error) {
 	if err := s.checkOpen(what); err != nil {
 		return nil, err
@@ -110,7 +118,11 @@ func (s *Store) eventsAfter(ctx context.Context, what, cond string, arg any, lim
 		limit = recoveryPage
 	}
 	var out []Event
-	err := s.db.WithContext(ctx).Where(cond, arg).Where("id > ?", afterID).
+	q := s.db.WithContext(ctx).Where(cond)
+	if arg != nil {
+		q = s.db.WithContext(ctx).Where(cond, arg)
+	}
+	err := q.Where("id > ?", afterID).
 		Order("id").Limit(limit).Find(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("models: %s: %w", what, err)

@@ -169,7 +169,7 @@ func (s *Store) ResultFromEvent(ctx context.Context, requestID string) (*Result,
 		payload    []byte
 	)
 	err := s.sqlDB.QueryRowContext(ctx, s.rebind(`SELECT received_at, payload FROM events
- WHERE request_id = ? AND kind = ? LIMIT 1`), requestID, asyncResultKind).Scan(&receivedAt, &payload)
+ WHERE request_id = ? AND `+requestIDCond+` AND kind = ? LIMIT 1`), requestID, asyncResultKind).Scan(&receivedAt, &payload)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("models: async result event %q: %w", requestID, ErrNotFound)
 	}

@@ -57,6 +57,15 @@ type Options struct {
 	// notification subscriber is configured, so that nothing is owed for
 	// them and no later fan-out has to mark them.
 	BornNotified bool
+	// Linger is how long the writer may hold a batch open for saves announced
+	// with ExpectSave (pushes being decoded) so that they share its commit;
+	// default 1ms, negative disables it.
+	Linger time.Duration
+	// LazyDelay is how long a batch of fire-and-forget writes only (attempts
+	// recorded after a handler ran) may wait for a write somebody waits on,
+	// to share its commit instead of costing one of their own; default 10ms,
+	// negative disables it. Close flushes them at once.
+	LazyDelay time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -68,6 +77,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Linger == 0 {
+		o.Linger = time.Millisecond
+	}
+	if o.LazyDelay == 0 {
+		o.LazyDelay = 10 * time.Millisecond
 	}
 }
 
@@ -138,7 +153,7 @@ func Open(ctx context.Context, driver, dsn string, opt Options) (*Store, error) 
 		s.closePools()
 		return nil, fmt.Errorf("models: open %s: %w", s.driver, err)
 	}
-	s.w = newWriter(s, st, opt.MaxBatch)
+	s.w = newWriter(s, st, opt.MaxBatch, max(opt.Linger, 0), max(opt.LazyDelay, 0))
 	go s.w.loop()
 	return s, nil
 }

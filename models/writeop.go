@@ -19,10 +19,11 @@ const (
 
 // writeOp is one queued write and, once done, its outcome.
 type writeOp struct {
-	kind opKind
-	wait bool            // a caller waits on done; false: fire-and-forget
-	ctx  context.Context // the waiting caller's; an op whose ctx ended before its batch is skipped
-	done chan error      // capacity 1; receives the outcome when wait
+	kind     opKind
+	wait     bool            // a caller waits on done; false: fire-and-forget
+	expected bool            // a save announced by ExpectSave: queuing it ends the announcement
+	ctx      context.Context // the waiting caller's; an op whose ctx ended before its batch is skipped
+	done     chan error      // capacity 1; receives the outcome when wait
 
 	// inputs, by kind
 	ev      NewEvent // opSaveEvent, ReceivedAt already set

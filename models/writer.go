@@ -8,18 +8,31 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // writer is the group-commit writer of a Store: one goroutine takes whatever is
 // queued (up to max) and applies it in one transaction, so concurrent requests
 // share one commit (one fsync on SQLite with synchronous=FULL).
+//
+// Commits are the writer's main cost (an fsync each, and the wake-ups of
+// everybody waiting on it), so it gathers a batch a little before committing
+// it, in two cases: while saves announced by ExpectSave are on their way
+// (pushes being decoded), for at most linger; and while the batch holds only
+// fire-and-forget writes, for at most lazy, until a waited write joins it.
 type writer struct {
 	s       *Store
 	db      *sql.DB
 	st      *statements
 	max     int
+	linger  time.Duration
+	lazy    time.Duration
 	queue   chan *writeOp
 	stopped chan struct{}
+
+	expected atomic.Int64 // saves announced by ExpectSave and not queued yet
+	gathered atomic.Int64 // ops in the batch being gathered; tests watch it
+	timer    *time.Timer  // the writer goroutine's gathering timer
 
 	mu     sync.RWMutex // held for reading while sending to queue; Close takes it to close queue
 	closed bool
@@ -28,11 +41,14 @@ type writer struct {
 	bulkFallbacks atomic.Int64 // batches whose array statements failed
 }
 
-func newWriter(s *Store, st *statements, max int) *writer {
+func newWriter(s *Store, st *statements, max int, linger, lazy time.Duration) *writer {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
 	return &writer{
-		s: s, db: s.wdb, st: st, max: max,
+		s: s, db: s.wdb, st: st, max: max, linger: linger, lazy: lazy,
 		queue:   make(chan *writeOp, 4*max),
 		stopped: make(chan struct{}),
+		timer:   t,
 	}
 }
 
@@ -51,27 +67,8 @@ func (w *writer) isClosed() bool {
 // room: ctx only bounds the wait for room.
 func (w *writer) do(ctx context.Context, op *writeOp) (owned bool, err error) {
 	wait := op.wait // once queued, a fire-and-forget op belongs to the writer
-	if wait {
-		if err := ctx.Err(); err != nil {
-			return true, err
-		}
-	}
-	w.mu.RLock()
-	if w.closed {
-		w.mu.RUnlock()
-		return true, ErrClosed
-	}
-	select {
-	case w.queue <- op:
-		w.mu.RUnlock()
-	default:
-		select {
-		case w.queue <- op:
-			w.mu.RUnlock()
-		case <-ctx.Done():
-			w.mu.RUnlock()
-			return true, ctx.Err()
-		}
+	if err := w.enqueue(ctx, op); err != nil {
+		return true, err
 	}
 	if !wait {
 		return false, nil
@@ -86,6 +83,36 @@ func (w *writer) do(ctx context.Context, op *writeOp) (owned bool, err error) {
 		default:
 			return false, ctx.Err()
 		}
+	}
+}
+
+// enqueue queues op. An announced save (op.expected) stops being expected
+// just before it is queued: once the writer has it, it must not wait for it
+// as one still to come.
+func (w *writer) enqueue(ctx context.Context, op *writeOp) error {
+	if op.expected {
+		w.expected.Add(-1)
+	}
+	if op.wait {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.closed {
+		return ErrClosed
+	}
+	select {
+	case w.queue <- op:
+		return nil
+	default:
+	}
+	select {
+	case w.queue <- op:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -106,22 +133,69 @@ func (w *writer) loop() {
 	defer close(w.stopped)
 	batch := make([]*writeOp, 0, w.max)
 	for op := range w.queue {
-		batch = append(batch[:0], op)
-	fill:
-		for len(batch) < w.max {
-			select {
-			case op, ok := <-w.queue:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, op)
-			default:
-				break fill
-			}
-		}
+		batch = w.gather(append(batch[:0], op))
 		w.process(batch)
 		clear(batch)
 	}
+}
+
+// gather adds to batch (holding at least one op) what is queued, then, while
+// the batch is worth holding (see writer), waits for more until the batch is
+// full or the wait's limit, counted from now, has passed.
+func (w *writer) gather(batch []*writeOp) []*writeOp {
+	start := time.Now()
+	waited := false
+	defer w.gathered.Store(0)
+	for {
+		batch = w.drain(batch)
+		w.gathered.Store(int64(len(batch)))
+		if len(batch) >= w.max {
+			return batch
+		}
+		if !waited {
+			waited = slices.ContainsFunc(batch, func(op *writeOp) bool { return op.wait })
+		}
+		var limit time.Duration
+		switch {
+		case !waited:
+			limit = w.lazy
+		case w.expected.Load() > 0:
+			limit = w.linger
+		default:
+			return batch
+		}
+		left := limit - time.Since(start)
+		if left <= 0 {
+			return batch
+		}
+		w.timer.Reset(left)
+		select {
+		case op, ok := <-w.queue:
+			w.timer.Stop()
+			if !ok {
+				return batch // closing: commit what is here
+			}
+			batch = append(batch, op)
+		case <-w.timer.C:
+			return batch
+		}
+	}
+}
+
+// drain adds to batch what is queued, without waiting, up to max ops.
+func (w *writer) drain(batch []*writeOp) []*writeOp {
+	for len(batch) < w.max {
+		select {
+		case op, ok := <-w.queue:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, op)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // process commits one batch and hands every op its outcome.

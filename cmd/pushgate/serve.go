@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"slices"
@@ -43,6 +44,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// is small, so trade memory for CPU, within a soft limit.
 		debug.SetGCPercent(400)
 		debug.SetMemoryLimit(512 << 20)
+	}
+	if os.Getenv("GOMAXPROCS") == "" && cfg.DB.Driver == models.DriverSQLite {
+		// The store's writer spends its commits in fsync, inside a cgo call
+		// that holds a P. One P more than the CPUs keeps the cores busy
+		// meanwhile without the runtime taking that P away and handing it
+		// back at every commit (7-11% more pushes per second on 2 cores).
+		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
 	}
 	log := newLogger(stderr, cfg.LogLevel)
 	if path := os.Getenv("PUSHGATE_CPUPROFILE"); path != "" {
