@@ -5,7 +5,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -91,12 +93,7 @@ func TestPostJudgesEveryAnswer(t *testing.T) {
 
 func TestPostToClosedPortIsRefused(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := boundNotListening(t)
 	n := New(nil, configs.Notify{}, nil, Options{})
 	tg := &target{connect: time.Second, read: time.Second}
 	got := n.post(context.Background(), tg, "http://"+addr+"/hook", "msg_2", 1, []byte("{}"))
@@ -140,4 +137,24 @@ func TestTargetWantsKinds(t *testing.T) {
 			t.Errorf("target{kinds: %q}.wants(%q) = %v, want %v", tt.kinds, tt.kind, got, tt.want)
 		}
 	}
+}
+
+// boundNotListening returns the address of a TCP socket bound on loopback that
+// does not listen: a connection to it is refused, and no other socket can
+// take the port while the test runs (a closed listener's port could be).
+func boundNotListening(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
 }
