@@ -42,6 +42,14 @@ type Deps struct {
 	Features []Feature
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Gauges are read at each scrape of /metrics (waiters of the bridge, say).
+	Gauges []Gauge
+}
+
+// Gauge is a value /metrics reports as a Prometheus gauge named Name.
+type Gauge struct {
+	Name, Help string
+	Value      func() float64
 }
 
 // Server serves pushgate's routes.
@@ -51,6 +59,7 @@ type Server struct {
 	mux       *events.Mux
 	log       *slog.Logger
 	observers []Observer
+	gauges    []Gauge
 	now       func() time.Time
 	engine    *gin.Engine
 	inflight  inflight
@@ -73,6 +82,7 @@ func New(d Deps) *Server {
 		mux:       d.Mux,
 		log:       d.Logger,
 		observers: d.Observers,
+		gauges:    d.Gauges,
 		now:       d.Now,
 		engine:    gin.New(),
 		inflight:  newInflight(),

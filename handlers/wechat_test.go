@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -347,7 +349,49 @@ func TestHealthzAndMetrics(t *testing.T) {
 	resp, _ = http.Get(ts.URL + "/metrics")
 	b, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`pushgate_pushes_total{outcome="accepted"} 1`, `pushgate_push_seconds_count 1`} {
+	for _, want := range []string{`pushgate_pushes_total{outcome="accepted"} 1`, `pushgate_push_seconds_count 1`,
+		"# TYPE pushgate_store_commits_total counter", "# TYPE pushgate_store_writes_total counter"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, b)
+		}
+	}
+	// The push's save was written and committed (its attempt may still wait
+	// for a waited write to share a commit with).
+	var commits, writes int64
+	for _, line := range strings.Split(string(b), "\n") {
+		fmt.Sscanf(line, "pushgate_store_commits_total %d", &commits)
+		fmt.Sscanf(line, "pushgate_store_writes_total %d", &writes)
+	}
+	if commits < 1 || writes < commits {
+		t.Errorf("store commits %d, writes %d; want at least one commit and no fewer writes", commits, writes)
+	}
+}
+
+// TestMetricsGauges: a Deps gauge is read at each scrape.
+func TestMetricsGauges(t *testing.T) {
+	t.Parallel()
+	cfg := configs.Default()
+	cfg.WeChat.Token = testToken
+	cfg.DB.DSN = filepath.Join(t.TempDir(), "pushgate.db")
+	store, err := models.Open(context.Background(), cfg.DB.Driver, cfg.DB.DSN, models.Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var n atomic.Int64
+	srv := handlers.New(handlers.Deps{Config: cfg, Store: store, Mux: events.NewMux(), Logger: quietLogger(),
+		Gauges: []handlers.Gauge{{Name: "pushgate_test_things", Help: "Things.", Value: func() float64 { return float64(n.Load()) }}}})
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	for _, v := range []int64{3, 7} {
+		n.Store(v)
+		resp, err := http.Get(ts.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		want := fmt.Sprintf("# HELP pushgate_test_things Things.\n# TYPE pushgate_test_things gauge\npushgate_test_things %d\n", v)
 		if !strings.Contains(string(b), want) {
 			t.Errorf("/metrics lacks %q:\n%s", want, b)
 		}

@@ -40,6 +40,18 @@ func (s *Store) CancelSave() { s.w.expected.Add(-1) }
 // ExpectedSaves returns how many announced saves have not been queued yet.
 func (s *Store) ExpectedSaves() int64 { return s.w.expected.Load() }
 
+// WriterStats counts the work of the Store's group-commit writer since Open.
+type WriterStats struct {
+	Batches int64 // transactions begun (one commit each, unless it failed)
+	Writes  int64 // writes (saves, attempts, ...) they carried
+}
+
+// WriterStats returns the writer's counts, for metrics: Writes/Batches is
+// how many writes share a commit.
+func (s *Store) WriterStats() WriterStats {
+	return WriterStats{Batches: s.w.batches.Load(), Writes: s.w.writes.Load()}
+}
+
 // Saved tells the caller of SaveEvent what happened.
 type Saved struct {
 	ID        int64

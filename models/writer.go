@@ -38,6 +38,7 @@ type writer struct {
 	closed bool
 
 	batches       atomic.Int64 // batches begun; tests watch it
+	writes        atomic.Int64 // ops taken into batches
 	bulkFallbacks atomic.Int64 // batches whose array statements failed
 }
 
@@ -201,6 +202,7 @@ func (w *writer) drain(batch []*writeOp) []*writeOp {
 // process commits one batch and hands every op its outcome.
 func (w *writer) process(batch []*writeOp) {
 	w.batches.Add(1)
+	w.writes.Add(int64(len(batch)))
 	live := make([]*writeOp, 0, len(batch))
 	for _, op := range batch {
 		if op.wait && op.ctx != nil && op.ctx.Err() != nil {

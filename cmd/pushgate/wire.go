@@ -59,6 +59,10 @@ func wire(ctx context.Context, cfg *configs.Config, store *models.Store, log *sl
 			handlers.Sync{Bridge: br, BodyLimit: cfg.BodyLimit, Logger: log},
 			handlers.Deliveries{Store: store, Notifier: notifier, Logger: log},
 		},
+		Gauges: []handlers.Gauge{{
+			Name: "pushgate_bridge_waiting", Help: "Long polls and sync requests waiting for a result.",
+			Value: func() float64 { return float64(br.Waiting()) },
+		}},
 	})
 	return a, nil
 }
