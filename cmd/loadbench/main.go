@@ -295,7 +295,8 @@ func runBench(bin string, conns int, d time.Duration, rounds int, warm time.Dura
 		m, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		for _, line := range strings.Split(string(m), "\n") {
-			if strings.HasSuffix(strings.Fields(line + " x")[0], "_sum") || strings.HasSuffix(strings.Fields(line + " x")[0], "_count") {
+			name := strings.Fields(line + " x")[0]
+			if strings.HasSuffix(name, "_sum") || strings.HasSuffix(name, "_count") || strings.HasPrefix(name, "pushgate_store_") && strings.HasSuffix(name, "_total") {
 				fmt.Println("  pushgate", line)
 			}
 		}
