@@ -59,7 +59,8 @@ type Config struct {
 	// PUSHGATE_BODY_LIMIT; default 1 MiB.
 	BodyLimit int64 `yaml:"body_limit"`
 	// ReplyBudget is how long a push handler may run before pushgate answers
-	// "success" anyway. PUSHGATE_REPLY_BUDGET; default 4s.
+	// "success" anyway (at most MaxReplyBudget). PUSHGATE_REPLY_BUDGET;
+	// default 4s.
 	ReplyBudget time.Duration `yaml:"reply_budget"`
 	// ShutdownTimeout bounds a graceful shutdown. PUSHGATE_SHUTDOWN_TIMEOUT; default 10s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`

@@ -16,6 +16,9 @@ import (
 // MaxBodyLimit is the largest BodyLimit Validate accepts: 64 MiB.
 const MaxBodyLimit = 64 << 20
 
+// MaxReplyBudget is the largest ReplyBudget Validate accepts.
+const MaxReplyBudget = 30 * time.Second
+
 // Known values of the enumerated settings.
 var (
 	dbDrivers = []string{"sqlite", "postgres"}
@@ -61,6 +64,12 @@ func (c *Config) Validate() error {
 	p.token("PUSHGATE_API_TOKEN", c.APIToken)
 
 	p.positive("PUSHGATE_REPLY_BUDGET", c.ReplyBudget)
+	if c.ReplyBudget > MaxReplyBudget {
+		// WeChat gives up on an answer after 5 s anyway, and recovery takes a
+		// push left "received" as abandoned after its handler's timeout plus
+		// a minute (handlers.SweepGrace), which assumes a budget of seconds.
+		p.add("PUSHGATE_REPLY_BUDGET", "must be at most %s, got %s", MaxReplyBudget, c.ReplyBudget)
+	}
 	p.positive("PUSHGATE_SHUTDOWN_TIMEOUT", c.ShutdownTimeout)
 	p.positive("PUSHGATE_RESULT_VALIDITY", c.Results.Validity)
 	p.positive("PUSHGATE_RESULT_MAX_WAIT", c.Results.MaxWait)

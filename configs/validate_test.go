@@ -51,6 +51,8 @@ func TestValidateRules(t *testing.T) {
 		{"queue negative", func(c *configs.Config) { c.Notify.QueueSize = -1 }, "notify queue size must not be negative, got -1 (PUSHGATE_NOTIFY_QUEUE_SIZE)"},
 		{"fetch size", func(c *configs.Config) { c.Notify.FetchSize = 0 }, "(PUSHGATE_NOTIFY_FETCH_SIZE)"},
 		{"reply budget", func(c *configs.Config) { c.ReplyBudget = 0 }, "reply budget must be positive, got 0s (PUSHGATE_REPLY_BUDGET)"},
+		{"reply budget too long", func(c *configs.Config) { c.ReplyBudget = time.Minute }, "reply budget must be at most 30s, got 1m0s (PUSHGATE_REPLY_BUDGET)"},
+		{"reply budget at most", func(c *configs.Config) { c.ReplyBudget = configs.MaxReplyBudget }, ""},
 		{"shutdown timeout", func(c *configs.Config) { c.ShutdownTimeout = 0 }, "(PUSHGATE_SHUTDOWN_TIMEOUT)"},
 		{"result validity", func(c *configs.Config) { c.Results.Validity = 0 }, "(PUSHGATE_RESULT_VALIDITY)"},
 		{"result max wait", func(c *configs.Config) { c.Results.MaxWait = 0 }, "(PUSHGATE_RESULT_MAX_WAIT)"},

@@ -241,7 +241,7 @@ func TestRecoverSkipsClaimedEvent(t *testing.T) {
 // sweep must wait longer, and a recovery claim must outlast a dispatch.
 func TestSweepGraceCoversHandler(t *testing.T) {
 	t.Parallel()
-	budget := configs.Default().ReplyBudget
+	budget := configs.MaxReplyBudget // the longest Validate accepts
 	if handlers.SweepGrace <= budget+handlers.HandlerTimeout {
 		t.Errorf("SweepGrace = %s, want more than reply budget %s + HandlerTimeout %s", handlers.SweepGrace, budget, handlers.HandlerTimeout)
 	}
