@@ -139,10 +139,17 @@ func (w *held) expire() {
 // closed runs on a goroutine of its own when the Bridge closes.
 func (w *held) closed() { w.finish(nil, fmt.Errorf("bridge: await: %w", ErrClosed)) }
 
-// look reads the result through a lookup worker. A failure caused by Close
-// is reported as ErrClosed.
+// heldLookTimeout bounds a held wait's look in the store: a stalled
+// database must not keep a held poll unanswered long past its timeout. It is
+// generous, as thousands of polls taken at once queue for the lookup workers.
+const heldLookTimeout = 10 * time.Second
+
+// look reads the result through a lookup worker, for at most
+// heldLookTimeout. A failure caused by Close is reported as ErrClosed.
 func (w *held) look() (*Result, error) {
-	r, err := w.b.resultByWorker(w.b.ctx, w.id)
+	ctx, cancel := context.WithTimeout(w.b.ctx, heldLookTimeout)
+	defer cancel()
+	r, err := w.b.resultByWorker(ctx, w.id)
 	if err != nil && !errors.Is(err, ErrPending) && !errors.Is(err, ErrExpired) && w.b.ctx.Err() != nil {
 		err = fmt.Errorf("bridge: await: %w", ErrClosed)
 	}

@@ -65,9 +65,9 @@ func (c *Config) Validate() error {
 
 	p.positive("PUSHGATE_REPLY_BUDGET", c.ReplyBudget)
 	if c.ReplyBudget > MaxReplyBudget {
-		// WeChat gives up on an answer after 5 s anyway, and recovery takes a
-		// push left "received" as abandoned after its handler's timeout plus
-		// a minute (handlers.SweepGrace), which assumes a budget of seconds.
+		// WeChat gives up on an answer after 5 s anyway; a longer budget
+		// only holds connections (and the grace before recovery takes a
+		// push as abandoned, handlers.SweepGrace, assumes seconds).
 		p.add("PUSHGATE_REPLY_BUDGET", "must be at most %s, got %s", MaxReplyBudget, c.ReplyBudget)
 	}
 	p.positive("PUSHGATE_SHUTDOWN_TIMEOUT", c.ShutdownTimeout)

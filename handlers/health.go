@@ -112,7 +112,7 @@ func (s *Server) metricsHandler(c *gin.Context) {
 	s.metrics.store.write(&b, "pushgate_store_seconds", "Time a push waits for its row to be committed.")
 	s.metrics.handler.write(&b, "pushgate_handler_seconds", "Time a push waits for its handler.")
 	ws := s.store.WriterStats()
-	fmt.Fprintf(&b, "# HELP pushgate_store_commits_total Transactions of the store's group-commit writer.\n# TYPE pushgate_store_commits_total counter\npushgate_store_commits_total %d\n", ws.Batches)
+	fmt.Fprintf(&b, "# HELP pushgate_store_commits_total Batches of the store's group-commit writer (a transaction each, unless all its writes were abandoned).\n# TYPE pushgate_store_commits_total counter\npushgate_store_commits_total %d\n", ws.Batches)
 	fmt.Fprintf(&b, "# HELP pushgate_store_writes_total Writes (saves, attempts, ...) those transactions carried.\n# TYPE pushgate_store_writes_total counter\npushgate_store_writes_total %d\n", ws.Writes)
 	for _, g := range s.gauges {
 		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n%s %g\n", g.Name, g.Help, g.Name, g.Name, g.Value())

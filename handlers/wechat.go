@@ -38,15 +38,6 @@ func (s *Server) receive(c *gin.Context) {
 		plainError(c, http.StatusUnauthorized, "invalid signature")
 		return
 	}
-	// Announce the save to come, so that the store's writer lets it share
-	// the commit it is about to make; withdrawn if the push is refused.
-	s.store.ExpectSave()
-	expected := true
-	defer func() {
-		if expected {
-			s.store.CancelSave()
-		}
-	}()
 	var ok bool
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit))
 	if err != nil {
@@ -64,24 +55,40 @@ func (s *Server) receive(c *gin.Context) {
 			return
 		}
 	}
+	// Announce the save to come while the body is decoded, so that the
+	// store's writer lets it share the commit it is about to make. It is
+	// withdrawn before a refusal, whose own save must not wait for it (and
+	// by the deferred call if anything panics before SaveEvent).
+	s.store.ExpectSave()
+	expected := true
+	withdraw := func() {
+		if expected {
+			expected = false
+			s.store.CancelSave()
+		}
+	}
+	defer withdraw()
 	format := events.DetectFormat(c.ContentType(), body)
 	e, err := events.Decode(body, format)
 	if err != nil {
+		withdraw()
 		s.reject(c, http.StatusBadRequest, err.Error(), body)
 		return
 	}
 	payload, err := events.Marshal(e)
 	if err != nil {
+		withdraw()
 		s.reject(c, http.StatusBadRequest, "encoding payload: "+err.Error(), body)
 		return
 	}
 	meta := events.Describe(e)
+	key := meta.DedupeKey()
 	stored := time.Now()
 	expected = false // SaveEvent ends the announcement
 	// The row may commit even if the client goes away meanwhile; wait for
 	// the outcome regardless, so that a committed push is dispatched.
 	saved, err := s.store.SaveEvent(context.WithoutCancel(c.Request.Context()), &models.NewEvent{
-		DedupeKey:  meta.DedupeKey(),
+		DedupeKey:  key,
 		Kind:       meta.Kind,
 		MsgType:    meta.MsgType,
 		Event:      meta.Event,

@@ -185,7 +185,9 @@ func TestPartialIndexesServeTheirQueries(t *testing.T) {
 }
 
 // TestMigrateReplacesFullIndexes: a database made by a version with full
-// indexes on status, notified and request_id gets the partial ones instead.
+// indexes on status, notified and request_id gets the partial ones; on
+// SQLite the old ones go, on PostgreSQL they stay until an operator drops
+// them (replicas of the earlier version may still need them).
 func TestMigrateReplacesFullIndexes(t *testing.T) {
 	eachDriver(t, func(t *testing.T, drv string) {
 		dsn := testDSN(t, drv)
@@ -202,8 +204,8 @@ func TestMigrateReplacesFullIndexes(t *testing.T) {
 		s.Close()
 		s = openTest(t, drv, dsn, Options{})
 		for _, ix := range droppedIndexes {
-			if s.db.Migrator().HasIndex(&Event{}, ix) {
-				t.Errorf("index %s is still there", ix)
+			if has, want := s.db.Migrator().HasIndex(&Event{}, ix), drv == DriverPostgres; has != want {
+				t.Errorf("index %s there: %v, want %v", ix, has, want)
 			}
 		}
 		for _, ix := range []string{"idx_events_unhandled", "idx_events_unnotified", "idx_events_request_id_set"} {

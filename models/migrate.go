@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	"gorm.io/gorm"
@@ -44,9 +45,12 @@ func (s *Store) migrate(ctx context.Context) error {
 				return err
 			}
 		}
-		for _, ix := range droppedIndexes {
-			if err := tx.Exec("DROP INDEX IF EXISTS " + ix).Error; err != nil {
-				return err
+		if s.driver == DriverSQLite {
+			// One process owns an SQLite file: nobody still needs them.
+			for _, ix := range droppedIndexes {
+				if err := tx.Exec("DROP INDEX IF EXISTS " + ix).Error; err != nil {
+					return err
+				}
 			}
 		}
 		return tx.AutoMigrate(models...)
@@ -54,5 +58,26 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	if s.driver == DriverPostgres {
+		s.noteOldIndexes(ctx)
+	}
 	return nil
+}
+
+// noteOldIndexes logs the indexes of an earlier version still on a
+// PostgreSQL database. They are not dropped here: replicas of the earlier
+// version, still running during a rolling upgrade, query without the
+// conditions of the partial indexes that replace them and would scan the
+// table. Drop them once every replica runs this version.
+func (s *Store) noteOldIndexes(ctx context.Context) {
+	var left []string
+	for _, ix := range droppedIndexes {
+		if s.db.WithContext(ctx).Migrator().HasIndex(&Event{}, ix) {
+			left = append(left, ix)
+		}
+	}
+	if len(left) > 0 {
+		s.log.Info("models: indexes of an earlier version remain; once every replica runs this version, drop them with DROP INDEX CONCURRENTLY",
+			"indexes", strings.Join(left, ", "))
+	}
 }
