@@ -2,9 +2,12 @@ package handlers_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -247,5 +250,96 @@ func TestSweepGraceCoversHandler(t *testing.T) {
 	}
 	if handlers.RecoveryLease <= handlers.HandlerTimeout {
 		t.Errorf("RecoveryLease = %s, want more than HandlerTimeout %s", handlers.RecoveryLease, handlers.HandlerTimeout)
+	}
+}
+
+// TestReplayOfReceivedEvent: an admin replay of an event still received
+// answers 409 while the event may be in a handler (in flight here; younger
+// than the grace on PostgreSQL, where another replica may have it; claimed
+// by a recovery), and dispatches it once otherwise; a bulk replay counts
+// such events as busy. Handled events replay freely.
+func TestReplayOfReceivedEvent(t *testing.T) {
+	t.Parallel()
+	for _, drv := range []string{models.DriverSQLite, models.DriverPostgres} {
+		t.Run(drv, func(t *testing.T) {
+			t.Parallel()
+			dsn := recoverDSN(t, drv)
+			var clock atomic.Int64 // offset added to time.Now
+			now := func() time.Time { return time.Now().Add(time.Duration(clock.Load())) }
+			r := newReplica(t, drv, dsn, now)
+			replay := func(id int64) int {
+				status, _ := r.admin(t, "POST", fmt.Sprintf("/v1/events/%d/replay", id), "")
+				return status
+			}
+
+			// In flight here: the push's handler is blocked.
+			release := make(chan struct{})
+			r.rec.handle = func(ctx context.Context, e events.Event) (events.Reply, error) {
+				if events.Describe(e).EventKey == "live" {
+					<-release
+				}
+				return nil, nil
+			}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				r.push(t, "text/xml", clickBody("live", 8000))
+			}()
+			eventually(t, "the push is in its handler", func() bool { return r.rec.calls.Load() == 1 })
+			live, _ := r.list(t, "event_key=live")
+			if len(live) != 1 {
+				t.Fatalf("listed %d live events, want 1", len(live))
+			}
+			var liveID int64
+			fmt.Sscan(live[0].ID, &liveID)
+			got := make(chan int, 1)
+			go func() { got <- replay(liveID) }()
+			select {
+			case code := <-got:
+				if code != http.StatusConflict {
+					t.Errorf("replay of an event in its handler = %d, want 409", code)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("replay of an event in its handler waited for that handler: it ran it again")
+			}
+			close(release)
+			<-done
+
+			// Left received (a crash): young, then old.
+			id := saveReceived(t, r.store, "left", 8001)
+			want := http.StatusOK
+			if drv == models.DriverPostgres {
+				want = http.StatusConflict // another replica may be handling it
+			}
+			if got := replay(id); got != want {
+				t.Errorf("replay of a young received event = %d, want %d", got, want)
+			}
+			clock.Store(int64(handlers.SweepGrace + time.Minute))
+			if drv == models.DriverPostgres {
+				if got := replay(id); got != http.StatusOK {
+					t.Errorf("replay of an old received event = %d, want 200", got)
+				}
+			}
+			if ev, err := r.store.GetEvent(context.Background(), id); err != nil || ev.Status != models.StatusHandled {
+				t.Errorf("after its replay the event is %+v, %v; want handled", ev, err)
+			}
+			if got := replay(id); got != http.StatusOK {
+				t.Errorf("replay of a handled event = %d, want 200", got)
+			}
+
+			// Claimed by a recovery: busy, also in a bulk replay.
+			claimed := saveReceived(t, r.store, "claimed", 8002)
+			if won, err := r.store.ClaimReceived(context.Background(), claimed, now(), handlers.RecoveryLease); err != nil || !won {
+				t.Fatalf("ClaimReceived = %v, %v", won, err)
+			}
+			if got := replay(claimed); got != http.StatusConflict {
+				t.Errorf("replay of a claimed event = %d, want 409", got)
+			}
+			status, body := r.admin(t, "POST", "/v1/replay", `{"status":"received"}`)
+			var counts struct{ Matched, Handled, Failed, Busy int }
+			if status != http.StatusOK || json.Unmarshal(body, &counts) != nil || counts.Matched != 1 || counts.Busy != 1 || counts.Handled != 0 {
+				t.Errorf("POST /v1/replay {status: received} = %d %s, want 1 matched, 1 busy", status, body)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -45,9 +46,47 @@ func (s *Server) Redispatch(ctx context.Context, row *models.Event, replay bool)
 	return out, nil
 }
 
+// ErrBusy is returned by MayReplay for an event that may be in a handler
+// right now.
+var ErrBusy = errors.New("the event is still received and may be in a handler right now (here, on another replica, or in recovery); replay it once it has been received for longer than the sweep's grace")
+
+// MayReplay reports whether an admin replay may dispatch row now: an event
+// handled or failed may always be replayed (that is what replay is for); one
+// still received may be in its first dispatch or in recovery, and is
+// replayed only if it is not in flight here, is old enough that no other
+// replica can still be handling it (PostgreSQL, as RecoverReceived), and its
+// recovery claim can be taken; else ErrBusy.
+func (s *Server) MayReplay(ctx context.Context, row *models.Event) error {
+	if row.Status != models.StatusReceived {
+		return nil
+	}
+	if s.inflight.get(row.ID) != nil {
+		return ErrBusy
+	}
+	if s.store.Driver() == models.DriverPostgres && row.ID >= models.FirstIDAt(s.now().Add(-SweepGrace)) {
+		return ErrBusy
+	}
+	won, err := s.store.ClaimReceived(ctx, row.ID, s.now(), RecoveryLease)
+	if err != nil {
+		return err
+	}
+	if !won {
+		return ErrBusy
+	}
+	return nil
+}
+
 func (s *Server) replayOne(c *gin.Context) {
 	row, ok := s.eventByParam(c)
 	if !ok {
+		return
+	}
+	switch err := s.MayReplay(c.Request.Context(), row); {
+	case errors.Is(err, ErrBusy):
+		jsonError(c, http.StatusConflict, err.Error())
+		return
+	case err != nil:
+		s.storeError(c, err)
 		return
 	}
 	out, err := s.Redispatch(c.Request.Context(), row, true)
@@ -94,9 +133,16 @@ func (s *Server) replayMatching(c *gin.Context) {
 		filter.Cursor = next
 	}
 	slices.Reverse(ids) // ListEvents is newest first
-	handled, failed := 0, 0
+	handled, failed, busy := 0, 0, 0
 	for _, id := range ids {
 		row, err := s.store.GetEvent(ctx, id)
+		if err == nil {
+			err = s.MayReplay(ctx, row)
+		}
+		if errors.Is(err, ErrBusy) {
+			busy++
+			continue
+		}
 		if err == nil {
 			var out replayOutcome
 			out, err = s.Redispatch(ctx, row, true)
@@ -107,7 +153,7 @@ func (s *Server) replayMatching(c *gin.Context) {
 		}
 		failed++
 	}
-	c.JSON(http.StatusOK, gin.H{"matched": len(ids), "handled": handled, "failed": failed})
+	c.JSON(http.StatusOK, gin.H{"matched": len(ids), "handled": handled, "failed": failed, "busy": busy})
 }
 
 // RecoverReceived dispatches every event with an id below before that is

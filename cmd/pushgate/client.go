@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -36,6 +37,23 @@ func clientFlags(fs *flag.FlagSet) *adminClient {
 
 // do sends a request and decodes a JSON answer into out; a non-2xx answer
 // is an error carrying the server's {"error"} message.
+// statusError is adminClient.do's error for an answer that is not 2xx.
+type statusError struct {
+	method, path string
+	status       int
+	msg          string // the JSON error's text, else the body
+}
+
+func (e *statusError) Error() string {
+	return fmt.Sprintf("%s %s: %d %s", e.method, e.path, e.status, e.msg)
+}
+
+// hasStatus reports whether err is a statusError with status.
+func hasStatus(err error, status int) bool {
+	var se *statusError
+	return errors.As(err, &se) && se.status == status
+}
+
 func (c *adminClient) do(ctx context.Context, method, path string, body any, out any) error {
 	var rd io.Reader
 	if body != nil {
@@ -63,11 +81,12 @@ func (c *adminClient) do(ctx context.Context, method, path string, body any, out
 		return err
 	}
 	if resp.StatusCode/100 != 2 {
+		se := &statusError{method: method, path: path, status: resp.StatusCode, msg: string(bytes.TrimSpace(raw))}
 		var e struct{ Error string }
 		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
-			return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, e.Error)
+			se.msg = e.Error
 		}
-		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, bytes.TrimSpace(raw))
+		return se
 	}
 	if out == nil {
 		return nil

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"text/tabwriter"
@@ -117,20 +118,23 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		ids = append(ids, e.ID)
 	}
-	handled, failed := 0, 0
+	handled, failed, busy := 0, 0, 0
 	bar := progress{w: stderr, total: len(ids)}
 	for i := len(ids) - 1; i >= 0; i-- { // oldest first
 		var out struct{ Status string }
 		err := client.do(ctx, "POST", "/v1/events/"+ids[i]+"/replay", nil, &out)
-		if err != nil || out.Status != "handled" {
+		switch {
+		case hasStatus(err, http.StatusConflict):
+			busy++ // still received, maybe in a handler: left alone
+		case err != nil || out.Status != "handled":
 			failed++
-		} else {
+		default:
 			handled++
 		}
 		bar.step()
 	}
 	bar.done()
-	fmt.Fprintf(stdout, "matched %d, handled %d, failed %d\n", len(ids), handled, failed)
+	fmt.Fprintf(stdout, "matched %d, handled %d, failed %d, busy %d\n", len(ids), handled, failed, busy)
 	return nil
 }
 
