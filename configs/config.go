@@ -94,8 +94,10 @@ type DB struct {
 	// DSN is the SQLite file or PostgreSQL connection string.
 	// PUSHGATE_DB_DSN; default "pushgate.db".
 	DSN string `yaml:"dsn"`
-	// Retention is how long handled events are kept before pruning (at least
-	// 1h). PUSHGATE_RETENTION; default 720h (30 days).
+	// Retention is how long handled events and succeeded deliveries are
+	// kept before pruning (at least 1h); received and failed events, and
+	// pending and dead deliveries, are kept. PUSHGATE_RETENTION; default
+	// 720h (30 days).
 	Retention time.Duration `yaml:"retention"`
 }
 

@@ -19,7 +19,32 @@ const pruneChunk = 500
 // failed are never deleted. It works in chunks, each group-committed by the
 // writer; on PostgreSQL rows locked by another replica are left for later.
 func (s *Store) PruneHandled(ctx context.Context, olderThan time.Time) (int64, error) {
-	cutoff := dbTime(olderThan)
+	n, err := s.pruneInChunks(ctx, &Event{}, "status = ? AND received_at < ?",
+		[]any{StatusHandled, dbTime(olderThan)}, &EventAttempt{}, "event_id")
+	if err != nil {
+		return n, fmt.Errorf("models: prune handled events: %w", err)
+	}
+	return n, nil
+}
+
+// PruneDeliveries deletes succeeded deliveries (and their attempts) last
+// updated before olderThan, and returns how many deliveries it deleted.
+// Pending and dead ones are never deleted: a dead one waits for somebody to
+// look at it (and retry it). It works in chunks like PruneHandled.
+func (s *Store) PruneDeliveries(ctx context.Context, olderThan time.Time) (int64, error) {
+	n, err := s.pruneInChunks(ctx, &Delivery{}, "status = ? AND updated_at < ?",
+		[]any{DeliverySucceeded, dbTime(olderThan)}, &DeliveryAttempt{}, "delivery_id")
+	if err != nil {
+		return n, fmt.Errorf("models: prune succeeded deliveries: %w", err)
+	}
+	return n, nil
+}
+
+// pruneInChunks deletes the rows of parent's table matching where (with
+// args), pruneChunk at a time in id order, each chunk with the rows of
+// child's table whose childFK names them, in one group-committed
+// transaction. It returns how many parent rows it deleted.
+func (s *Store) pruneInChunks(ctx context.Context, parent any, where string, args []any, child any, childFK string) (int64, error) {
 	var total int64
 	for {
 		var found int
@@ -27,8 +52,7 @@ func (s *Store) PruneHandled(ctx context.Context, olderThan time.Time) (int64, e
 		err := s.groupExec(ctx, true, func(ctx context.Context, tx *sql.Tx) error {
 			found, deleted = 0, 0
 			g := s.gormTx(ctx, tx)
-			q := g.Model(&Event{}).Where("status = ? AND received_at < ?", StatusHandled, cutoff).
-				Order("id").Limit(pruneChunk)
+			q := g.Model(parent).Where(where, args...).Order("id").Limit(pruneChunk)
 			if s.driver == DriverPostgres {
 				q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked})
 			}
@@ -40,15 +64,15 @@ func (s *Store) PruneHandled(ctx context.Context, olderThan time.Time) (int64, e
 			if found == 0 {
 				return nil
 			}
-			if err := g.Where("event_id IN ?", ids).Delete(&EventAttempt{}).Error; err != nil {
+			if err := g.Where(childFK+" IN ?", ids).Delete(child).Error; err != nil {
 				return err
 			}
-			res := g.Where("id IN ?", ids).Delete(&Event{})
+			res := g.Where("id IN ?", ids).Delete(parent)
 			deleted = res.RowsAffected
 			return res.Error
 		})
 		if err != nil {
-			return total, fmt.Errorf("models: prune handled events: %w", err)
+			return total, err
 		}
 		total += deleted
 		if found < pruneChunk {

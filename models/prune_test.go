@@ -87,3 +87,46 @@ func TestPruneHandledManyChunks(t *testing.T) {
 		}
 	})
 }
+
+// TestPruneDeliveries: succeeded deliveries last updated before the cutoff go
+// with their attempts; newer ones, pending ones and dead ones stay.
+func TestPruneDeliveries(t *testing.T) {
+	eachDriver(t, func(t *testing.T, drv string) {
+		clock := newFakeClock()
+		s := openTest(t, drv, testDSN(t, drv), Options{Now: clock.Now})
+		ctx := context.Background()
+		ds := make([]NewDelivery, 5)
+		for i := range ds {
+			ds[i] = newDelivery(i)
+		}
+		if err := s.CreateDeliveries(ctx, 0, ds); err != nil {
+			t.Fatal(err)
+		}
+		claimed := mustClaim(t, s, clock.Now(), 5)
+		// Old: two succeeded (one after a failed try), one dead, one pending again.
+		record(t, s, claimed[0], 200, "", time.Time{})
+		record(t, s, claimed[1], 500, "http 500", clock.Now())
+		retried := mustClaim(t, s, clock.Now(), 1)[0]
+		record(t, s, retried, 200, "", time.Time{})
+		record(t, s, claimed[2], 500, "http 500", time.Time{})
+		record(t, s, claimed[3], 500, "http 500", clock.Now().Add(48*time.Hour))
+		cutoff := clock.Now().Add(time.Hour)
+		clock.Advance(2 * time.Hour)
+		record(t, s, claimed[4], 200, "", time.Time{}) // succeeded after the cutoff
+
+		n, err := s.PruneDeliveries(ctx, cutoff)
+		if err != nil || n != 2 {
+			t.Fatalf("PruneDeliveries = %d, %v; want 2, nil", n, err)
+		}
+		for i, gone := range []bool{true, true, false, false, false} {
+			_, err := s.GetDelivery(ctx, claimed[i].ID)
+			if errors.Is(err, ErrNotFound) != gone || (err != nil && !errors.Is(err, ErrNotFound)) {
+				t.Errorf("delivery %d: GetDelivery = %v, want gone=%v", i, err, gone)
+			}
+			atts, err := s.DeliveryAttempts(ctx, claimed[i].ID)
+			if err != nil || (len(atts) == 0) != gone {
+				t.Errorf("delivery %d: %d attempts left, %v; want gone=%v", i, len(atts), err, gone)
+			}
+		}
+	})
+}

@@ -135,15 +135,22 @@ func logHandlers(mux *events.Mux, log *slog.Logger) {
 	mux.Fallback(logIt)
 }
 
+// pruneLoop deletes, every hour, what is older than retention and done
+// with: handled events and succeeded deliveries, with their attempts.
 func pruneLoop(ctx context.Context, store *models.Store, retention time.Duration, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		n, err := store.PruneHandled(ctx, time.Now().Add(-retention))
-		if err != nil && ctx.Err() == nil {
-			log.Error("pruning handled events", "err", err)
-		} else if n > 0 {
-			log.Info("pruned handled events", "count", n, "older_than", retention)
+		for _, p := range []struct {
+			what  string
+			prune func(context.Context, time.Time) (int64, error)
+		}{{"handled events", store.PruneHandled}, {"succeeded deliveries", store.PruneDeliveries}} {
+			n, err := p.prune(ctx, time.Now().Add(-retention))
+			if err != nil && ctx.Err() == nil {
+				log.Error("pruning "+p.what, "err", err)
+			} else if n > 0 {
+				log.Info("pruned "+p.what, "count", n, "older_than", retention)
+			}
 		}
 		select {
 		case <-ctx.Done():
