@@ -1,21 +1,18 @@
 package bridge
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"os"
 	"runtime"
 	"runtime/debug"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"pushgate/events"
+	"pushgate/internal/proctest"
 	"pushgate/models"
 )
 
@@ -48,7 +45,7 @@ func BenchmarkAwaitWaiters(b *testing.B) {
 func awaitRound(b *testing.B, ctx context.Context, e env, round int) (float64, []time.Duration) {
 	runtime.GC()
 	debug.FreeOSMemory()
-	before := vmRSS(b)
+	before := proctest.RSS(b)
 
 	ids := make([]string, benchWaiters)
 	for i := range ids {
@@ -69,7 +66,7 @@ func awaitRound(b *testing.B, ctx context.Context, e env, round int) (float64, [
 	for e.bridge.Waiting() < benchWaiters {
 		time.Sleep(10 * time.Millisecond)
 	}
-	held := vmRSS(b)
+	held := proctest.RSS(b)
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	b.Logf("%d waiters held: RSS +%.1f MiB; goroutine stacks %.1f MiB, heap in use %.1f MiB",
@@ -115,24 +112,3 @@ func awaitRound(b *testing.B, ctx context.Context, e env, round int) (float64, [
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// vmRSS returns the process's resident set size in bytes.
-func vmRSS(tb testing.TB) int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		tb.Skipf("no /proc/self/status: %v", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				tb.Fatalf("VmRSS %q: %v", rest, err)
-			}
-			return kb << 10
-		}
-	}
-	tb.Fatal("no VmRSS in /proc/self/status")
-	return 0
-}

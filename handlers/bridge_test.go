@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"pushgate/internal/pgtest"
+	"pushgate/internal/proctest"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -417,7 +418,7 @@ func longPollRound(b *testing.B, n int) {
 	bs := newBridgeServer(b, models.DriverSQLite, filepath.Join(dir, "p.db"), nil, nil)
 	runtime.GC()
 	debug.FreeOSMemory()
-	before := benchRSS(b)
+	before := proctest.RSS(b)
 
 	var out bytes.Buffer
 	cmd := exec.Command(os.Args[0], "-test.run=^TestBridgeLongPollClient$", "-test.count=1", "-test.v")
@@ -434,13 +435,13 @@ func longPollRound(b *testing.B, n int) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	held := benchRSS(b)
+	held := proctest.RSS(b)
 	// What the held polls cost once the burst of taking them is over: the
 	// memory the runtime grew to accept 10,000 requests at once (stacks of
 	// their goroutines, buffers) is free but not yet returned to the OS.
 	runtime.GC()
 	debug.FreeOSMemory()
-	settled := benchRSS(b)
+	settled := proctest.RSS(b)
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	b.Logf("%d polls held: RSS +%.1f MiB, +%.1f MiB once settled; goroutines %d, their stacks %.1f MiB, heap in use %.1f MiB",
@@ -559,23 +560,4 @@ func raiseNoFile(tb testing.TB, n uint64) {
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		tb.Skipf("needs %d open files: setrlimit: %v", n, err)
 	}
-}
-
-// benchRSS returns the process's resident set size in bytes.
-func benchRSS(tb testing.TB) int64 {
-	status, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		tb.Skipf("no /proc/self/status: %v", err)
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				tb.Fatalf("VmRSS %q: %v", rest, err)
-			}
-			return kb << 10
-		}
-	}
-	tb.Fatal("no VmRSS in /proc/self/status")
-	return 0
 }

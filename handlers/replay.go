@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -63,7 +64,7 @@ func (s *Server) MayReplay(ctx context.Context, row *models.Event) error {
 	if s.inflight.get(row.ID) != nil {
 		return ErrBusy
 	}
-	if s.store.Driver() == models.DriverPostgres && row.ID >= models.FirstIDAt(s.now().Add(-SweepGrace)) {
+	if row.ID >= s.othersDoneBefore() {
 		return ErrBusy
 	}
 	won, err := s.store.ClaimReceived(ctx, row.ID, s.now(), RecoveryLease)
@@ -174,9 +175,7 @@ func (s *Server) replayMatching(c *gin.Context) {
 // grace has passed. On SQLite one process owns the database, so before is
 // kept and start-up recovers everything an earlier run left at once.
 func (s *Server) RecoverReceived(ctx context.Context, before int64) (int, error) {
-	if s.store.Driver() == models.DriverPostgres {
-		before = min(before, models.FirstIDAt(s.now().Add(-SweepGrace)))
-	}
+	before = min(before, s.othersDoneBefore())
 	n := 0
 	var after int64
 	for {
@@ -208,6 +207,16 @@ func (s *Server) RecoverReceived(ctx context.Context, before int64) (int, error)
 		}
 		after = rows[len(rows)-1].ID
 	}
+}
+
+// othersDoneBefore returns the id below which no event can still be in the
+// hands of another replica: on PostgreSQL (replicas share the database) the
+// first id of SweepGrace ago; on SQLite (one process owns the file) no bound.
+func (s *Server) othersDoneBefore() int64 {
+	if s.store.Driver() == models.DriverPostgres {
+		return models.FirstIDAt(s.now().Add(-SweepGrace))
+	}
+	return math.MaxInt64
 }
 
 // SweepGrace is how long an event may stay "received" before the sweep
