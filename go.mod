@@ -1,4 +1,4 @@
-module pushgate
+module github.com/pushgate/pushgate
 
 go 1.26.8
 

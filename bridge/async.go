@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"pushgate/models"
+	"github.com/pushgate/pushgate/models"
 )
 
 // Async mode is durable: a request is a models.SyncGroup row with its ops'

@@ -18,9 +18,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"pushgate/configs"
-	"pushgate/models"
-	"pushgate/notify"
+	"github.com/pushgate/pushgate/configs"
+	"github.com/pushgate/pushgate/models"
+	"github.com/pushgate/pushgate/notify"
 )
 
 // The tests of this file run async sync requests end to end across replica

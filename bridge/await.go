@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"pushgate/models"
+	"github.com/pushgate/pushgate/models"
 )
 
 // Result returns the result stored for requestID. It fails with ErrPending

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"pushgate/events"
-	"pushgate/models"
+	"github.com/pushgate/pushgate/events"
+	"github.com/pushgate/pushgate/models"
 )
 
 // asyncPush returns seed 000's push for request id.

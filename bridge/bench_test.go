@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"pushgate/events"
-	"pushgate/internal/proctest"
-	"pushgate/models"
+	"github.com/pushgate/pushgate/events"
+	"github.com/pushgate/pushgate/internal/proctest"
+	"github.com/pushgate/pushgate/models"
 )
 
 // benchWaiters is how many waiters BenchmarkAwaitWaiters holds at once.

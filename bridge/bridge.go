@@ -27,8 +27,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"pushgate/configs"
-	"pushgate/models"
+	"github.com/pushgate/pushgate/configs"
+	"github.com/pushgate/pushgate/models"
 )
 
 // Sentinel errors; test with errors.Is.

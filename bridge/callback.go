@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"pushgate/models"
+	"github.com/pushgate/pushgate/models"
 )
 
 // Answer records data (a process's answer, normally JSON) as the answer to

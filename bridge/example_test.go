@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"pushgate/bridge"
-	"pushgate/configs"
-	"pushgate/events"
-	"pushgate/models"
+	"github.com/pushgate/pushgate/bridge"
+	"github.com/pushgate/pushgate/configs"
+	"github.com/pushgate/pushgate/events"
+	"github.com/pushgate/pushgate/models"
 )
 
 // A caller invoked a service-market API with async:true and got a request id;

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"pushgate/models"
+	"github.com/pushgate/pushgate/models"
 )
 
 // heldCall is what AwaitFunc handed its done, and when.

@@ -2,16 +2,16 @@ package bridge
 
 import (
 	"context"
+	"github.com/pushgate/pushgate/internal/pgtest"
 	"path/filepath"
-	"pushgate/internal/pgtest"
 	"sync"
 	"testing"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx" for the schema set-up
 
-	"pushgate/configs"
-	"pushgate/models"
+	"github.com/pushgate/pushgate/configs"
+	"github.com/pushgate/pushgate/models"
 )
 
 // testPostgresDSN gives the test its own PostgreSQL schema (see internal/pgtest).

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"sync"
 
-	"pushgate/models"
+	"github.com/pushgate/pushgate/models"
 )
 
 // hubShards spreads the hub's lock so that thousands of waiters registering

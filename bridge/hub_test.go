@@ -3,7 +3,7 @@ package bridge
 import (
 	"testing"
 
-	"pushgate/models"
+	"github.com/pushgate/pushgate/models"
 )
 
 func TestHub(t *testing.T) {

@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 
-	"pushgate/events"
-	"pushgate/models"
+	"github.com/pushgate/pushgate/events"
+	"github.com/pushgate/pushgate/models"
 )
 
 // Accepted implements handlers.Observer: for each newly stored

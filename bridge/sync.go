@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"pushgate/models"
+	"github.com/pushgate/pushgate/models"
 )
 
 // task is one op on its way: its pending request and its process.

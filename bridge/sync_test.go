@@ -14,8 +14,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"pushgate/configs"
-	"pushgate/models"
+	"github.com/pushgate/pushgate/configs"
+	"github.com/pushgate/pushgate/models"
 )
 
 // fakeProcess is an asynchronous process: it takes a task, answers 200, and

@@ -7,7 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"pushgate/configs"
+	"github.com/pushgate/pushgate/configs"
 )
 
 // want is Default() spelled out: the defaults of the settings table.

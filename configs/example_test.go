@@ -3,7 +3,7 @@ package configs_test
 import (
 	"fmt"
 
-	"pushgate/configs"
+	"github.com/pushgate/pushgate/configs"
 )
 
 // Load reads flags over the environment over the defaults. Passing the

@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"pushgate/configs"
+	"github.com/pushgate/pushgate/configs"
 )
 
 // env turns a map into a getenv function.

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"pushgate/configs"
+	"github.com/pushgate/pushgate/configs"
 )
 
 func TestValidateRules(t *testing.T) {

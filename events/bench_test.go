@@ -6,8 +6,8 @@ import (
 
 	"github.com/beevik/etree"
 
-	"pushgate/events"
-	"pushgate/fixtures"
+	"github.com/pushgate/pushgate/events"
+	"github.com/pushgate/pushgate/fixtures"
 )
 
 // BenchmarkDecode decodes every fixture. Its Baseline sub-benchmark is

@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"pushgate/events"
-	"pushgate/fixtures"
+	"github.com/pushgate/pushgate/events"
+	"github.com/pushgate/pushgate/fixtures"
 )
 
 // Golden renders what the decoder made of a push as the golden files hold it.

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"pushgate/events"
+	"github.com/pushgate/pushgate/events"
 )
 
 // Register a typed handler, decode a push, dispatch it and render the

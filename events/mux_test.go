@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"pushgate/events"
+	"github.com/pushgate/pushgate/events"
 )
 
 func click(t *testing.T) events.Event {

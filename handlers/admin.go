@@ -9,7 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"pushgate/models"
+	"github.com/pushgate/pushgate/models"
 )
 
 // eventView is an event as the admin API shows it. Ids are strings: they

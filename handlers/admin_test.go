@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"pushgate/events"
-	"pushgate/fixtures"
-	"pushgate/models"
+	"github.com/pushgate/pushgate/events"
+	"github.com/pushgate/pushgate/fixtures"
+	"github.com/pushgate/pushgate/models"
 )
 
 type listedEvent struct {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"pushgate/handlers"
+	"github.com/pushgate/pushgate/handlers"
 )
 
 // BenchmarkPostWechat runs the whole POST /wechat path in-process (gin,

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/pushgate/pushgate/internal/pgtest"
+	"github.com/pushgate/pushgate/internal/proctest"
 	"io"
 	"net"
 	"net/http"
@@ -13,8 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"pushgate/internal/pgtest"
-	"pushgate/internal/proctest"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -28,11 +28,11 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx" for the schema set-up
 
-	"pushgate/bridge"
-	"pushgate/configs"
-	"pushgate/events"
-	"pushgate/handlers"
-	"pushgate/models"
+	"github.com/pushgate/pushgate/bridge"
+	"github.com/pushgate/pushgate/configs"
+	"github.com/pushgate/pushgate/events"
+	"github.com/pushgate/pushgate/handlers"
+	"github.com/pushgate/pushgate/models"
 )
 
 const bridgeAPIToken = "api-test-token"

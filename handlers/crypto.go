@@ -19,7 +19,7 @@ import (
 
 	"github.com/beevik/etree"
 
-	"pushgate/events"
+	"github.com/pushgate/pushgate/events"
 )
 
 // ErrDecrypt wraps every reason a safe-mode push cannot be opened.

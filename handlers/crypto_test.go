@@ -12,9 +12,9 @@ import (
 
 	"github.com/beevik/etree"
 
-	"pushgate/events"
-	"pushgate/fixtures"
-	"pushgate/handlers"
+	"github.com/pushgate/pushgate/events"
+	"github.com/pushgate/pushgate/fixtures"
+	"github.com/pushgate/pushgate/handlers"
 )
 
 const testAESKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"

@@ -9,8 +9,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"pushgate/models"
-	"pushgate/notify"
+	"github.com/pushgate/pushgate/models"
+	"github.com/pushgate/pushgate/notify"
 )
 
 // Deliveries is the admin face of outbound notifications (seed 003):

@@ -15,11 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"pushgate/configs"
-	"pushgate/events"
-	"pushgate/handlers"
-	"pushgate/models"
-	"pushgate/notify"
+	"github.com/pushgate/pushgate/configs"
+	"github.com/pushgate/pushgate/events"
+	"github.com/pushgate/pushgate/handlers"
+	"github.com/pushgate/pushgate/models"
+	"github.com/pushgate/pushgate/notify"
 )
 
 // deliveryServer is the real engine with a Notifier observing pushes and the

@@ -15,11 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"pushgate/configs"
-	"pushgate/events"
-	"pushgate/fixtures"
-	"pushgate/handlers"
-	"pushgate/models"
+	"github.com/pushgate/pushgate/configs"
+	"github.com/pushgate/pushgate/events"
+	"github.com/pushgate/pushgate/fixtures"
+	"github.com/pushgate/pushgate/handlers"
+	"github.com/pushgate/pushgate/models"
 )
 
 const (

@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"pushgate/configs"
-	"pushgate/events"
-	"pushgate/handlers"
-	"pushgate/internal/pgtest"
-	"pushgate/models"
+	"github.com/pushgate/pushgate/configs"
+	"github.com/pushgate/pushgate/events"
+	"github.com/pushgate/pushgate/handlers"
+	"github.com/pushgate/pushgate/internal/pgtest"
+	"github.com/pushgate/pushgate/models"
 )
 
 // recoverDSN is a fresh database for drv: an SQLite file or a PostgreSQL schema.

@@ -12,8 +12,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"pushgate/events"
-	"pushgate/models"
+	"github.com/pushgate/pushgate/events"
+	"github.com/pushgate/pushgate/models"
 )
 
 // replayOutcome is the answer of POST /v1/events/{id}/replay.

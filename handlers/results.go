@@ -16,7 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"pushgate/bridge"
+	"github.com/pushgate/pushgate/bridge"
 )
 
 // Results is the feature serving GET /v1/results/{request_id}[?timeout=S]

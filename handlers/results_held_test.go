@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"pushgate/models"
+	"github.com/pushgate/pushgate/models"
 )
 
 // heldAnswer is a long poll's answer as net/http's client read it.

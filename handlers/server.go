@@ -12,9 +12,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"pushgate/configs"
-	"pushgate/events"
-	"pushgate/models"
+	"github.com/pushgate/pushgate/configs"
+	"github.com/pushgate/pushgate/events"
+	"github.com/pushgate/pushgate/models"
 )
 
 // Observer is told of every newly stored push after its row is committed

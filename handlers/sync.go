@@ -9,7 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"pushgate/bridge"
+	"github.com/pushgate/pushgate/bridge"
 )
 
 // syncBodyLimit is the default size limit of sync requests and callbacks.

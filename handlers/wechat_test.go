@@ -18,11 +18,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"pushgate/configs"
-	"pushgate/events"
-	"pushgate/fixtures"
-	"pushgate/handlers"
-	"pushgate/models"
+	"github.com/pushgate/pushgate/configs"
+	"github.com/pushgate/pushgate/events"
+	"github.com/pushgate/pushgate/fixtures"
+	"github.com/pushgate/pushgate/handlers"
+	"github.com/pushgate/pushgate/models"
 )
 
 // TestPushEveryFixture posts every fixture, signed, over real HTTP to the

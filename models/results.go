@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"time"
 
-	"pushgate/events"
+	"github.com/pushgate/pushgate/events"
 )
 
 // Result sources: where a stored result came from.

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"pushgate/configs"
-	"pushgate/models"
+	"github.com/pushgate/pushgate/configs"
+	"github.com/pushgate/pushgate/models"
 )
 
 // createDeliveries adds n deliveries of no event to url, due at due (zero:

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"pushgate/configs"
-	"pushgate/models"
+	"github.com/pushgate/pushgate/configs"
+	"github.com/pushgate/pushgate/models"
 )
 
 // The crash test re-executes this test binary as a pushgate stand-in: with

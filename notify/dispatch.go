@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"pushgate/models"
+	"github.com/pushgate/pushgate/models"
 )
 
 // Dispatcher timing.

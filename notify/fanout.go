@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"pushgate/models"
+	"github.com/pushgate/pushgate/models"
 )
 
 // fanOutBatch bounds how many accepted events share one fan-out transaction.

@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/pushgate/pushgate/internal/pgtest"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"pushgate/internal/pgtest"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,9 +18,9 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx" for the schema set-up
 
-	"pushgate/configs"
-	"pushgate/events"
-	"pushgate/models"
+	"github.com/pushgate/pushgate/configs"
+	"github.com/pushgate/pushgate/events"
+	"github.com/pushgate/pushgate/models"
 )
 
 // drivers is the table the behavioural tests run against.

@@ -26,9 +26,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"pushgate/configs"
-	"pushgate/events"
-	"pushgate/models"
+	"github.com/pushgate/pushgate/configs"
+	"github.com/pushgate/pushgate/events"
+	"github.com/pushgate/pushgate/models"
 )
 
 // Errors of the Notifier. Methods wrap them with %w.

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"pushgate/configs"
-	"pushgate/models"
+	"github.com/pushgate/pushgate/configs"
+	"github.com/pushgate/pushgate/models"
 )
 
 // TestRetriesOnScheduleUntilSuccessOrDead runs the whole path on both drivers:

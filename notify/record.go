@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"pushgate/models"
+	"github.com/pushgate/pushgate/models"
 )
 
 // recordBatch bounds how many attempts share one RecordDeliveryAttempts call.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"pushgate/configs"
+	"github.com/pushgate/pushgate/configs"
 )
 
 // TestPostJudgesEveryAnswer sends one attempt to a loopback sink failing in

@@ -31,7 +31,7 @@ import (
 	"syscall"
 	"time"
 
-	"pushgate/handlers"
+	"github.com/pushgate/pushgate/handlers"
 )
 
 const token = "loadbench-token"

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"pushgate/handlers"
+	"github.com/pushgate/pushgate/handlers"
 )
 
 // TestMain lets a test re-execute this binary as `pushgate serve`.

@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
-	"pushgate/fixtures"
-	"pushgate/handlers"
+	"github.com/pushgate/pushgate/fixtures"
+	"github.com/pushgate/pushgate/handlers"
 )
 
 // runSend posts signed pushes to a server: the named fixtures (all of them

@@ -19,9 +19,9 @@ import (
 	"strings"
 	"time"
 
-	"pushgate/configs"
-	"pushgate/events"
-	"pushgate/models"
+	"github.com/pushgate/pushgate/configs"
+	"github.com/pushgate/pushgate/events"
+	"github.com/pushgate/pushgate/models"
 )
 
 // runServe loads the settings, opens the store, recovers unfinished

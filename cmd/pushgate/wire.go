@@ -4,12 +4,12 @@ import (
 	"context"
 	"log/slog"
 
-	"pushgate/bridge"
-	"pushgate/configs"
-	"pushgate/events"
-	"pushgate/handlers"
-	"pushgate/models"
-	"pushgate/notify"
+	"github.com/pushgate/pushgate/bridge"
+	"github.com/pushgate/pushgate/configs"
+	"github.com/pushgate/pushgate/events"
+	"github.com/pushgate/pushgate/handlers"
+	"github.com/pushgate/pushgate/models"
+	"github.com/pushgate/pushgate/notify"
 )
 
 // app is the wired service.

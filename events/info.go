@@ -1,0 +1,43 @@
+package events
+
+import (
+	"context"
+	"time"
+)
+
+// Info is what pushgate tells a handler about the stored event it is
+// handling, beside the event itself. pushgate dispatches every acknowledged
+// push at least once: a crash after the push was stored and before its
+// handler finished makes pushgate dispatch it again at start-up, and an
+// operator may replay it. Use ID (with Attempt and Replay) to make a
+// handler's side effects idempotent.
+type Info struct {
+	// ID is the stored event's id, unique and stable across replays.
+	ID int64
+	// Account is the name of the account the push arrived for ("default"
+	// for the /wechat route).
+	Account string
+	// Attempt counts the dispatches of this event, this one included: 1 on
+	// the first.
+	Attempt int
+	// Replay is true when an operator asked for this dispatch (a replay),
+	// false for the first dispatch and for recovery after a crash.
+	Replay bool
+	// ReceivedAt is when pushgate received the push.
+	ReceivedAt time.Time
+}
+
+type infoKey struct{}
+
+// WithInfo returns a copy of ctx that carries info; pushgate calls it
+// before it dispatches an event, and tests of handlers may too.
+func WithInfo(ctx context.Context, info Info) context.Context {
+	return context.WithValue(ctx, infoKey{}, info)
+}
+
+// InfoFrom returns the Info pushgate put in a handler's context, and false
+// when ctx carries none (a handler called directly, outside pushgate).
+func InfoFrom(ctx context.Context) (Info, bool) {
+	info, ok := ctx.Value(infoKey{}).(Info)
+	return info, ok
+}
