@@ -23,7 +23,8 @@ import (
 // TestMain lets a test re-execute this binary as `pushgate serve`.
 func TestMain(m *testing.M) {
 	if os.Getenv("PUSHGATE_TEST_SERVE") == "1" {
-		os.Exit(runMain([]string{"serve"}))
+		os.Args = []string{"pushgate", "serve"}
+		main()
 	}
 	os.Exit(m.Run())
 }

@@ -1,5 +1,7 @@
 // Command pushgate receives WeChat pushes, stores each exactly once,
-// dispatches it to handlers and answers within WeChat's budget.
+// dispatches it to handlers and answers within WeChat's budget. Its
+// handlers only log each push; a program of your own runs your handlers
+// the same way, with pushgate.Main (see the package pushgate).
 //
 //	pushgate serve [flags]              run the receiver (see --help)
 //	pushgate send [--server URL] [NAME|FILE ...]   post signed sample pushes
@@ -10,63 +12,19 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
-	"io"
-	"os"
-	"os/signal"
-	"syscall"
+	"log/slog"
+
+	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/events"
 )
 
-func main() { os.Exit(runMain(os.Args[1:])) }
-
-// runMain runs a command until it ends or SIGINT/SIGTERM asks it to stop,
-// and returns the exit status.
-func runMain(args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, args, os.Stdout, os.Stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "pushgate:", err)
-		return 1
-	}
-	return 0
-}
-
-const usage = `usage: pushgate <command> [arguments]
-
-commands:
-  serve        run the receiver (settings: flags > PUSHGATE_* env > --config FILE > defaults)
-  send         post signed sample pushes (fixtures or files) to a server
-  events list  list stored events through the admin API
-  replay       dispatch stored events again through the admin API
-  deliveries   list or retry outbound notifications through the admin API
-`
-
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return errors.New("no command given")
-	}
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "serve":
-		return runServe(ctx, rest, stdout, stderr)
-	case "send":
-		return runSend(ctx, rest, stdout, stderr)
-	case "events":
-		if len(rest) == 0 || rest[0] != "list" {
-			return errors.New("usage: pushgate events list [--event E] [--status S] ... [--json]")
-		}
-		return runEventsList(ctx, rest[1:], stdout, stderr)
-	case "replay":
-		return runReplay(ctx, rest, stdout, stderr)
-	case "deliveries":
-		return runDeliveries(ctx, rest, stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q", cmd)
+func main() {
+	mux := events.NewMux()
+	logIt := events.HandlerFunc(func(ctx context.Context, e events.Event) (events.Reply, error) {
+		h := e.Head()
+		slog.InfoContext(ctx, "push", "kind", e.Kind(), "from", h.FromUserName, "to", h.ToUserName, "create_time", h.CreateTime)
+		return nil, nil
+	})
+	mux.Fallback(logIt)
+	pushgate.Main(mux)
 }

@@ -1,4 +1,4 @@
-package main
+package pushgate
 
 import (
 	"context"
@@ -27,10 +27,12 @@ func (a *app) close() {
 
 // wire builds the handler mux, the feature packages and the HTTP server,
 // and starts the background parts (bridge listener and pruning).
-func wire(ctx context.Context, cfg *configs.Config, store *models.Store, log *slog.Logger) (*app, error) {
-	mux := events.NewMux()
+func wire(ctx context.Context, cfg *configs.Config, store *models.Store, mux *events.Mux, log *slog.Logger) (*app, error) {
+	// The user's mux stays as they built it: pushgate's middleware wraps it.
+	user := mux
+	mux = events.NewMux()
 	mux.Use(events.Recover(), events.Log(log))
-	logHandlers(mux, log)
+	mux.Fallback(events.HandlerFunc(user.Dispatch))
 
 	a := &app{}
 	notifier := notify.New(store, cfg.Notify, cfg.NotifySubscribers(), notify.Options{Logger: log})

@@ -1,4 +1,4 @@
-package main
+package pushgate
 
 import (
 	"context"
@@ -26,7 +26,7 @@ import (
 
 // runServe loads the settings, opens the store, recovers unfinished
 // events and serves until ctx ends, then lets in-flight pushes finish.
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runServe(ctx context.Context, mux *events.Mux, args []string, stdout, stderr io.Writer) error {
 	getenv := os.Getenv
 	if i := slices.Index(args, "--dev"); i >= 0 {
 		args = slices.Delete(slices.Clone(args), i, i+1)
@@ -56,6 +56,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		runtime.GOMAXPROCS(procs + 1)
 	}
 	log := newLogger(stderr, cfg.LogLevel)
+	// The command line's logger is the program's: handlers that log with
+	// slog's default logger honour --log-level too.
+	slog.SetDefault(log)
 	if path := os.Getenv("PUSHGATE_CPUPROFILE"); path != "" {
 		stopProfile, err := startCPUProfile(path)
 		if err != nil {
@@ -74,7 +77,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer store.Close()
 
-	app, err := wire(ctx, cfg, store, log)
+	app, err := wire(ctx, cfg, store, mux, log)
 	if err != nil {
 		return err
 	}
@@ -119,20 +122,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	return httpSrv.Shutdown(shutCtx)
-}
-
-// logHandlers registers a handler that logs each kind, so the binary is
-// useful without any code of the user's.
-func logHandlers(mux *events.Mux, log *slog.Logger) {
-	logIt := events.HandlerFunc(func(ctx context.Context, e events.Event) (events.Reply, error) {
-		h := e.Head()
-		log.InfoContext(ctx, "push", "kind", e.Kind(), "from", h.FromUserName, "to", h.ToUserName, "create_time", h.CreateTime)
-		return nil, nil
-	})
-	for _, kind := range events.Kinds() {
-		mux.HandleKind(kind, logIt)
-	}
-	mux.Fallback(logIt)
 }
 
 // pruneLoop deletes, every hour, what is older than retention and done
