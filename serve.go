@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -67,61 +65,17 @@ func runServe(ctx context.Context, mux *events.Mux, args []string, stdout, stder
 		defer stopProfile()
 	}
 
-	store, err := models.Open(ctx, cfg.DB.Driver, cfg.DB.DSN, models.Options{
-		Logger: log,
-		// With no subscriber, no event owes a notification.
-		BornNotified: len(cfg.NotifySubscribers()) == 0,
-	})
+	// The port first: a taken port is found before the database is opened.
+	ln, err := Listen(cfg)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-
-	app, err := wire(ctx, cfg, store, mux, log)
+	svc, err := New(cfg, mux, WithLogger(log))
 	if err != nil {
+		ln.Close()
 		return err
 	}
-	defer app.close()
-
-	// Every event an earlier run left received has an id below this one.
-	// On PostgreSQL RecoverReceived takes only those older than
-	// handlers.SweepGrace (another replica may be handling newer ones) and
-	// leaves the rest to the sweep.
-	watermark := store.NewID()
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return err
-	}
-	httpSrv := &http.Server{
-		Handler:           app.server,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- httpSrv.Serve(ln) }()
-	log.Info("pushgate serving", "addr", ln.Addr().String(), "db", cfg.DB.Driver, "dsn", redactDSN(cfg.DB.DSN))
-
-	go func() {
-		n, err := app.server.RecoverReceived(ctx, watermark)
-		if err != nil {
-			log.Error("recovering received events", "err", err)
-		} else if n > 0 {
-			log.Info("dispatched events left received by an earlier run", "count", n)
-		}
-	}()
-	go app.server.SweepReceived(ctx, 30*time.Second)
-	go pruneLoop(ctx, store, cfg.DB.Retention, log)
-
-	select {
-	case err := <-serveErr:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout)
-	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	return httpSrv.Shutdown(shutCtx)
+	return svc.Serve(ctx, ln)
 }
 
 // pruneLoop deletes, every hour, what is older than retention and done

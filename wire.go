@@ -2,69 +2,50 @@ package pushgate
 
 import (
 	"context"
-	"log/slog"
 
 	"github.com/pushgate/pushgate/bridge"
 	"github.com/pushgate/pushgate/configs"
 	"github.com/pushgate/pushgate/events"
 	"github.com/pushgate/pushgate/handlers"
-	"github.com/pushgate/pushgate/models"
 	"github.com/pushgate/pushgate/notify"
 )
 
-// app is the wired service.
-type app struct {
-	server  *handlers.Server
-	closers []func()
+// part is a piece with background work: Start starts the parts in order,
+// Close closes them in the reverse order.
+type part struct {
+	start func(context.Context) error
+	close func()
 }
 
-// close stops the parts in the reverse order of their start.
-func (a *app) close() {
-	for i := len(a.closers) - 1; i >= 0; i-- {
-		a.closers[i]()
-	}
-}
+// wire builds the feature packages and the HTTP server around mux (already
+// wrapped in the middleware), once the store is open.
+func (s *Service) wire(cfg *configs.Config, mux *events.Mux, o *options) error {
+	log, store := o.log, s.store
+	notifier := notify.New(store, cfg.Notify, cfg.NotifySubscribers(), notify.Options{Logger: log, Now: o.now})
+	s.parts = append(s.parts, part{notifier.Start, notifier.Close})
 
-// wire builds the handler mux, the feature packages and the HTTP server,
-// and starts the background parts (bridge listener and pruning).
-func wire(ctx context.Context, cfg *configs.Config, store *models.Store, mux *events.Mux, log *slog.Logger) (*app, error) {
-	// The user's mux stays as they built it: pushgate's middleware wraps it.
-	user := mux
-	mux = events.NewMux()
-	mux.Use(events.Recover(), events.Log(log))
-	mux.Fallback(events.HandlerFunc(user.Dispatch))
-
-	a := &app{}
-	notifier := notify.New(store, cfg.Notify, cfg.NotifySubscribers(), notify.Options{Logger: log})
-	if err := notifier.Start(ctx); err != nil {
-		return nil, err
-	}
-	a.closers = append(a.closers, notifier.Close)
-
-	br, err := bridge.New(store, cfg, bridge.Options{Logger: log, Notifier: notifier})
+	br, err := bridge.New(store, cfg, bridge.Options{Logger: log, Notifier: notifier, Now: o.now})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := br.Start(ctx); err != nil {
-		return nil, err
-	}
-	a.closers = append(a.closers, br.Close)
+	s.parts = append(s.parts, part{br.Start, br.Close})
 
-	a.server = handlers.New(handlers.Deps{
+	s.server, err = handlers.New(handlers.Deps{
 		Config:    cfg,
 		Store:     store,
 		Mux:       mux,
 		Logger:    log,
+		Now:       o.now,
 		Observers: []handlers.Observer{br, notifier},
-		Features: []handlers.Feature{
+		Features: append([]handlers.Feature{
 			handlers.Results{Bridge: br, MaxWait: cfg.Results.MaxWait, Logger: log},
 			handlers.Sync{Bridge: br, BodyLimit: cfg.BodyLimit, Logger: log},
 			handlers.Deliveries{Store: store, Notifier: notifier, Logger: log},
-		},
-		Gauges: []handlers.Gauge{{
+		}, o.routes...),
+		Gauges: append([]handlers.Gauge{{
 			Name: "pushgate_bridge_waiting", Help: "Long polls and sync requests waiting for a result.",
 			Value: func() float64 { return float64(br.Waiting()) },
-		}},
+		}}, o.gauges...),
 	})
-	return a, nil
+	return err
 }

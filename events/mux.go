@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // Handler handles one decoded event. A nil Reply means "answer success".
@@ -103,4 +104,31 @@ func (m *Mux) Dispatch(ctx context.Context, e Event) (Reply, error) {
 		h = m.middleware[i](h)
 	}
 	return h.Handle(ctx, e)
+}
+
+// Kinds returns the kinds that have a handler of their own, sorted (the
+// fallback is not a kind). Compare them with the package's Kinds to find a
+// registration no decoder produces, such as "event.click" for
+// "event.CLICK": pushgate.New logs those as a warning.
+func (m *Mux) Kinds() []string {
+	kinds := make([]string, 0, len(m.handlers))
+	for k := range m.handlers {
+		kinds = append(kinds, k)
+	}
+	slices.Sort(kinds)
+	return kinds
+}
+
+// UnknownKinds returns the kinds of m's handlers that no decoder produces,
+// sorted: such a handler is never called (a push of a kind the decoders do
+// not know arrives as a Generic event, under its own kind).
+func (m *Mux) UnknownKinds() []string {
+	known := Kinds()
+	var unknown []string
+	for _, k := range m.Kinds() {
+		if !slices.Contains(known, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	return unknown
 }

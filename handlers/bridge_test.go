@@ -88,7 +88,7 @@ func newBridgeServer(t testing.TB, drv, dsn string, now func() time.Time, tune f
 		st.Close()
 	})
 	bs.store, bs.bridge = st, br
-	engine = handlers.New(handlers.Deps{
+	engine = newServer(t, handlers.Deps{
 		Config: cfg, Store: st, Mux: events.NewMux(), Logger: quietLogger(),
 		Features: []handlers.Feature{
 			handlers.Results{Bridge: br, MaxWait: cfg.Results.MaxWait},

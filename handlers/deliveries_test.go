@@ -62,7 +62,7 @@ func newDeliveryServer(t *testing.T) *deliveryServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Stop(context.Background()) })
-	srv := handlers.New(handlers.Deps{
+	srv := newServer(t, handlers.Deps{
 		Config: cfg, Store: store, Mux: events.NewMux(), Logger: log,
 		Observers: []handlers.Observer{n},
 		Features:  []handlers.Feature{handlers.Deliveries{Store: store, Notifier: n, Logger: log}},

@@ -95,7 +95,7 @@ func serveConfig(t testing.TB, cfg *configs.Config, now func() time.Time) *testS
 	mux := events.NewMux()
 	mux.Use(events.Recover())
 	mux.Fallback(rec)
-	srv := handlers.New(handlers.Deps{Config: cfg, Store: store, Mux: mux, Logger: quietLogger(), Now: now})
+	srv := newServer(t, handlers.Deps{Config: cfg, Store: store, Mux: mux, Logger: quietLogger(), Now: now})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	return &testServer{Server: ts, srv: srv, store: store, rec: rec, cfg: cfg}
@@ -154,4 +154,14 @@ func httptestServer(t testing.TB, h http.Handler) *httptest.Server {
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	return ts
+}
+
+// newServer is handlers.New, failing the test on its error.
+func newServer(t testing.TB, d handlers.Deps) *handlers.Server {
+	t.Helper()
+	srv, err := handlers.New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
 }

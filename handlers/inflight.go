@@ -39,3 +39,10 @@ func (f *inflight) get(id int64) *flight {
 	defer f.mu.Unlock()
 	return f.flights[id]
 }
+
+// count returns how many handlers of pushes are running.
+func (f *inflight) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.flights)
+}

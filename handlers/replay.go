@@ -16,8 +16,12 @@ import (
 	"github.com/pushgate/pushgate/models"
 )
 
-// replayOutcome is the answer of POST /v1/events/{id}/replay.
-type replayOutcome struct {
+// ReplayOutcome is the outcome of one Redispatch, and the answer of
+// POST /v1/events/{id}/replay: the event's id and kind, its status after the
+// dispatch ("handled", "failed", or "received" when its handler asked to be
+// retried later), the handler's error, the rendered passive reply, and how
+// long the dispatch took.
+type ReplayOutcome struct {
 	ID         string  `json:"id"`
 	Kind       string  `json:"kind"`
 	Status     string  `json:"status"`
@@ -29,8 +33,8 @@ type replayOutcome struct {
 // Redispatch decodes a stored event from its raw body and runs its
 // handlers again, recording the attempt (as a replay when replay is true).
 // It is the unit of replay and of start-up recovery.
-func (s *Server) Redispatch(ctx context.Context, row *models.Event, replay bool) (replayOutcome, error) {
-	out := replayOutcome{ID: strconv.FormatInt(row.ID, 10), Kind: row.Kind}
+func (s *Server) Redispatch(ctx context.Context, row *models.Event, replay bool) (ReplayOutcome, error) {
+	out := ReplayOutcome{ID: strconv.FormatInt(row.ID, 10), Kind: row.Kind}
 	e, err := events.Decode(row.Raw, events.ParseFormat(row.Format))
 	if err != nil {
 		return out, fmt.Errorf("decoding stored event %d: %w", row.ID, err)
@@ -145,7 +149,7 @@ func (s *Server) replayMatching(c *gin.Context) {
 			continue
 		}
 		if err == nil {
-			var out replayOutcome
+			var out ReplayOutcome
 			out, err = s.Redispatch(ctx, row, true)
 			if err == nil && out.Status == models.StatusHandled {
 				handled++

@@ -6,8 +6,10 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -67,8 +69,27 @@ type Server struct {
 	crypter   *Crypter // nil: safe mode off
 }
 
-// New builds the gin engine with every route.
-func New(d Deps) *Server {
+// New builds the gin engine with the routes of /wechat, /healthz, /metrics,
+// the admin API of events and replay, and those of d.Features. It serves
+// requests only: the recovery of events a crash left received
+// (RecoverReceived), the sweep (SweepReceived) and pruning are the caller's
+// to run. The package pushgate wires all of it; use pushgate.New unless you
+// are building pushgate itself. New returns an error when d lacks the
+// Config, the Store or the Mux.
+func New(d Deps) (*Server, error) {
+	var missing []string
+	if d.Config == nil {
+		missing = append(missing, "Config")
+	}
+	if d.Store == nil {
+		missing = append(missing, "Store")
+	}
+	if d.Mux == nil {
+		missing = append(missing, "Mux")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("handlers: New: Deps lacks %s", strings.Join(missing, ", "))
+	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
@@ -111,7 +132,7 @@ func New(d Deps) *Server {
 	for _, f := range d.Features {
 		f.Routes(s.engine, api, admin)
 	}
-	return s
+	return s, nil
 }
 
 // ServeHTTP implements http.Handler.

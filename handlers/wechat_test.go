@@ -379,7 +379,7 @@ func TestMetricsGauges(t *testing.T) {
 	}
 	defer store.Close()
 	var n atomic.Int64
-	srv := handlers.New(handlers.Deps{Config: cfg, Store: store, Mux: events.NewMux(), Logger: quietLogger(),
+	srv := newServer(t, handlers.Deps{Config: cfg, Store: store, Mux: events.NewMux(), Logger: quietLogger(),
 		Gauges: []handlers.Gauge{{Name: "pushgate_test_things", Help: "Things.", Value: func() float64 { return float64(n.Load()) }}}})
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
@@ -417,7 +417,7 @@ func TestPanicWithoutRecoverMiddleware(t *testing.T) {
 	defer store.Close()
 	mux := events.NewMux() // no events.Recover()
 	events.Handle(mux, func(ctx context.Context, e *events.Click) (events.Reply, error) { panic("bare panic") })
-	srv := httptestServer(t, handlers.New(handlers.Deps{Config: cfg, Store: store, Mux: mux, Logger: quietLogger()}))
+	srv := httptestServer(t, newServer(t, handlers.Deps{Config: cfg, Store: store, Mux: mux, Logger: quietLogger()}))
 	ts := &testServer{Server: srv, store: store}
 	body, _ := fixtures.FS.ReadFile("pushes/event.CLICK.xml")
 	for range 2 {

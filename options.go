@@ -1,0 +1,72 @@
+package pushgate
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/pushgate/pushgate/events"
+	"github.com/pushgate/pushgate/handlers"
+)
+
+// Option changes how New builds a Service.
+type Option func(*options)
+
+type options struct {
+	log        *slog.Logger
+	now        func() time.Time
+	middleware []events.Middleware
+	routes     []handlers.Feature
+	gauges     []handlers.Gauge
+}
+
+func (o *options) setDefaults() {
+	if o.log == nil {
+		o.log = slog.Default()
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+}
+
+// WithLogger sets the logger of every part; the default is slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithClock sets the clock pushgate reads (time stamps of stored events
+// and attempts, signature freshness, result validity, retry schedules);
+// the default is time.Now. Tests use it to control time.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithMiddleware adds middleware around every handler of the mux, inside
+// pushgate's own (which turns a panic into a failure and logs failures).
+// The first given is the outermost.
+func WithMiddleware(mw ...events.Middleware) Option {
+	return func(o *options) { o.middleware = append(o.middleware, mw...) }
+}
+
+// WithRoutes adds routes of your own to pushgate's HTTP handler: fn
+// registers public routes on r, routes that need the API bearer token
+// (PUSHGATE_API_TOKEN) on api, and routes that need the admin bearer token
+// (PUSHGATE_ADMIN_TOKEN) on admin.
+//
+//	pushgate.WithRoutes(func(r, api, admin gin.IRouter) {
+//		admin.GET("/v1/mine", func(c *gin.Context) { c.JSON(200, gin.H{"ok": true}) })
+//	})
+func WithRoutes(fn func(r, api, admin gin.IRouter)) Option {
+	return func(o *options) { o.routes = append(o.routes, routesFunc(fn)) }
+}
+
+type routesFunc func(r, api, admin gin.IRouter)
+
+func (f routesFunc) Routes(r, api, admin gin.IRouter) { f(r, api, admin) }
+
+// WithGauge adds a gauge to GET /metrics: value is read at each scrape and
+// reported as a Prometheus gauge called name, with help as its HELP line.
+// It is the only metrics hook for now: /metrics is written by pushgate
+// itself, not through a Prometheus registerer.
+func WithGauge(name, help string, value func() float64) Option {
+	return func(o *options) {
+		o.gauges = append(o.gauges, handlers.Gauge{Name: name, Help: help, Value: value})
+	}
+}
