@@ -6,7 +6,28 @@ import (
 	"slices"
 )
 
-// Handler handles one decoded event. A nil Reply means "answer success".
+// Handler handles one decoded event. A nil Reply means "answer success";
+// a non-nil one is sent back to WeChat as the passive reply, if the handler
+// returns within the reply budget (then the answer is "success" and the
+// handler's outcome is still recorded).
+//
+// Delivery guarantees, as pushgate dispatches events:
+//
+//   - At least once: a push is acknowledged only after it is stored; if the
+//     process dies before its handler returned, the event is dispatched
+//     again at the next start (or by the sweep of another replica).
+//   - Never twice for the platform's retries: a retry of a stored push
+//     (same MsgId, or the same content) is answered with the original's
+//     reply and not dispatched.
+//   - Replays are explicit: an operator's replay dispatches again, with
+//     Info.Replay set.
+//
+// So make side effects idempotent with the stored event's id: InfoFrom(ctx)
+// gives the id, the attempt number, whether this is a replay and when the
+// push was received. The returned error decides the outcome: nil records
+// the event handled; an error records it failed (not dispatched again on
+// its own), explicitly so with Permanent; RetryAfter asks for another
+// dispatch later. The context ends after a minute (handlers.HandlerTimeout).
 type Handler interface {
 	Handle(ctx context.Context, e Event) (Reply, error)
 }
@@ -39,7 +60,8 @@ func NewMux() *Mux { return &Mux{handlers: make(map[string]Handler)} }
 //		return events.Text("you clicked " + e.EventKey), nil
 //	})
 //
-// It panics if fn is nil or the kind already has a handler.
+// The delivery guarantees and the meaning of fn's error are those of
+// Handler. It panics if fn is nil or the kind already has a handler.
 func Handle[E any, P interface {
 	*E
 	Event

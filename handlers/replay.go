@@ -40,7 +40,9 @@ func (s *Server) Redispatch(ctx context.Context, row *models.Event, replay bool)
 		return out, fmt.Errorf("decoding stored event %d: %w", row.ID, err)
 	}
 	start := time.Now()
-	reply := s.dispatch(ctx, row.ID, e, replay)
+	reply := s.dispatch(ctx, e, events.Info{
+		ID: row.ID, Account: "default", Attempt: row.Attempts + 1, Replay: replay, ReceivedAt: row.ReceivedAt,
+	})
 	out.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 	out.Reply = string(reply)
 	fresh, err := s.store.GetEvent(ctx, row.ID)
@@ -201,7 +203,13 @@ func (s *Server) RecoverReceived(ctx context.Context, before int64) (int, error)
 			if !won {
 				continue // handled meanwhile, or another recoverer has it
 			}
-			if _, err := s.Redispatch(ctx, &rows[i], false); err != nil {
+			// The listing may predate the last attempt's record (a retry's):
+			// read the row the claim was won on, for its attempt count.
+			row, err := s.store.GetEvent(ctx, rows[i].ID)
+			if err != nil {
+				return n, err
+			}
+			if _, err := s.Redispatch(ctx, row, false); err != nil {
 				s.log.Error("recovering event", "id", rows[i].ID, "err", err)
 			}
 			n++

@@ -120,7 +120,8 @@ func (s *Server) receive(c *gin.Context) {
 	for _, o := range s.observers {
 		o.Accepted(c.Request.Context(), saved.ID, e)
 	}
-	s.answer(c, s.seal(safe, q, s.dispatchWithinBudget(start.Add(s.cfg.ReplyBudget), saved.ID, e)))
+	s.answer(c, s.seal(safe, q, s.dispatchWithinBudget(start.Add(s.cfg.ReplyBudget), e,
+		events.Info{ID: saved.ID, Account: "default", Attempt: 1, ReceivedAt: start})))
 }
 
 // open decrypts a safe-mode push; the plaintext is what is decoded and
@@ -159,12 +160,13 @@ func (s *Server) seal(safe bool, q url.Values, reply []byte) []byte {
 // dispatchWithinBudget runs the handler for a newly stored push and returns
 // its rendered reply; if the handler outlives the reply budget it answers
 // nil ("success") and lets the handler finish and record its outcome.
-func (s *Server) dispatchWithinBudget(deadline time.Time, id int64, e events.Event) []byte {
+func (s *Server) dispatchWithinBudget(deadline time.Time, e events.Event, info events.Info) []byte {
+	id := info.ID
 	fl := s.inflight.start(id)
 	go func() {
 		var reply []byte
 		defer func() { s.inflight.finish(id, fl, reply) }()
-		reply = s.dispatch(context.Background(), id, e, false)
+		reply = s.dispatch(context.Background(), e, info)
 	}()
 	start := time.Now()
 	defer func() { s.metrics.handler.observe(time.Since(start)) }()
@@ -183,13 +185,16 @@ func (s *Server) dispatchWithinBudget(deadline time.Time, id int64, e events.Eve
 // handler that honours it cannot hold its event in flight for ever.
 const HandlerTimeout = time.Minute
 
-// dispatch runs the handlers and records the attempt; it returns the
-// rendered passive reply, nil for "success". A kind nobody handles counts
-// as handled: there is nothing to do. A panic is recorded as a failure,
-// whatever middleware the Mux has.
-func (s *Server) dispatch(ctx context.Context, id int64, e events.Event, replay bool) []byte {
+// dispatch runs the handlers with info in their context and records the
+// attempt; it returns the rendered passive reply, nil for "success". A kind
+// nobody handles counts as handled: there is nothing to do. A panic is
+// recorded as a failure, whatever middleware the Mux has. An error asking
+// for a retry (events.RetryAfter) leaves the event received for the sweep,
+// until the attempts reach events.MaxAttempts.
+func (s *Server) dispatch(ctx context.Context, e events.Event, info events.Info) []byte {
+	id, replay := info.ID, info.Replay
 	start := s.now()
-	reply, err := s.runHandler(ctx, e)
+	reply, err := s.runHandler(events.WithInfo(ctx, info), e)
 	if errors.Is(err, events.ErrNoHandler) {
 		err = nil
 	}
@@ -197,7 +202,12 @@ func (s *Server) dispatch(ctx context.Context, id int64, e events.Event, replay 
 	var rendered []byte
 	if err != nil {
 		a.Err = err.Error()
-		s.metrics.dispatch.inc("failed")
+		if d, retry := events.RetryDelay(err); retry && info.Attempt < events.MaxAttempts {
+			a.RetryAt = s.now().Add(d)
+			s.metrics.dispatch.inc("retry")
+		} else {
+			s.metrics.dispatch.inc("failed")
+		}
 	} else {
 		s.metrics.dispatch.inc("handled")
 		if reply != nil {

@@ -135,10 +135,15 @@ type Attempt struct {
 	Err      string // "" = success
 	Replay   bool
 	Reply    []byte // passive reply produced; stored on the event when Err == ""
+	// RetryAt, with Err set, asks for another dispatch at RetryAt: the event
+	// stays (or becomes again) received, and recovery does not claim it
+	// before then (see ClaimReceived).
+	RetryAt time.Time
 }
 
 // RecordAttempt stores the attempt as a row of event_attempts and updates its
-// event: attempts += 1, status handled (Err == "") or failed, last_error, and on
+// event: attempts += 1, status handled (Err == "") or failed (received, with
+// recovery held off until RetryAt, when RetryAt is set), last_error, and on
 // success handled_at (Started+Duration) and reply. It is group-committed like
 // SaveEvent. With wait true it returns after the commit (ErrNotFound if the
 // event does not exist); with wait false the write is queued, committed with
@@ -171,6 +176,8 @@ func (s *Store) applyAttempt(b *batchTx, op *writeOp) error {
 	if a.Err == "" {
 		handled := dbTime(a.Started.Add(a.Duration))
 		n, err = b.exec(stmtAttemptHandled, handled, nullBytes(a.Reply), a.EventID)
+	} else if !a.RetryAt.IsZero() {
+		n, err = b.exec(stmtAttemptRetry, a.Err, dbTime(a.RetryAt), a.EventID)
 	} else {
 		n, err = b.exec(stmtAttemptFailed, a.Err, a.EventID)
 	}

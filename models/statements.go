@@ -18,6 +18,7 @@ const (
 	stmtBumpDuplicate
 	stmtAttemptHandled
 	stmtAttemptFailed
+	stmtAttemptRetry
 	stmtInsertAttempt
 	stmtInsertRejected
 	numStmts
@@ -36,6 +37,10 @@ var hotSQL = [numStmts]string{
  handled_at = ?, reply = ? WHERE id = ?`,
 	stmtAttemptFailed: `UPDATE events SET attempts = attempts + 1, status = 'failed', last_error = ?
  WHERE id = ?`,
+	// A retry leaves the event received, claimed until its next attempt, so
+	// that recovery (ClaimReceived) leaves it alone until then.
+	stmtAttemptRetry: `UPDATE events SET attempts = attempts + 1, status = 'received', last_error = ?,
+ recovery_until = ? WHERE id = ?`,
 	stmtInsertAttempt: `INSERT INTO event_attempts (id, event_id, started, duration_us, error, replay)
  VALUES (?, ?, ?, ?, ?, ?)`,
 	stmtInsertRejected: `INSERT INTO rejected_pushes (id, received_at, reason, status, query, remote_addr,
