@@ -2,6 +2,7 @@ package pushgate
 
 import (
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -21,16 +22,17 @@ type options struct {
 	gauges     []handlers.Gauge
 }
 
-func (o *options) setDefaults() {
+func (o *options) setDefaults(logLevel string) {
 	if o.log == nil {
-		o.log = slog.Default()
+		o.log = newLogger(os.Stderr, logLevel)
 	}
 	if o.now == nil {
 		o.now = time.Now
 	}
 }
 
-// WithLogger sets the logger of every part; the default is slog.Default().
+// WithLogger sets the logger of every part; the default writes text to
+// standard error at the configured log level (PUSHGATE_LOG_LEVEL).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 // WithClock sets the clock pushgate reads (time stamps of stored events

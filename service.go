@@ -67,8 +67,8 @@ func New(cfg *configs.Config, mux *events.Mux, opts ...Option) (*Service, error)
 	for _, opt := range opts {
 		opt(&o)
 	}
-	o.setDefaults()
 	cfg.SetDefaults()
+	o.setDefaults(cfg.LogLevel)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
