@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -64,6 +65,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		items = append(items, item{filepath.Base(arg), strings.TrimPrefix(filepath.Ext(arg), "."), body})
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
+	failed, unauthorized := 0, 0
 	for _, it := range items {
 		ts := strconv.FormatInt(time.Now().Unix(), 10)
 		nonceBytes := make([]byte, 8)
@@ -86,8 +88,28 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		resp.Body.Close()
 		fmt.Fprintf(stdout, "%-45s %d %s\n", it.name, resp.StatusCode, bytes.TrimSpace(answer))
+		if resp.StatusCode != http.StatusOK {
+			failed++
+			if resp.StatusCode == http.StatusUnauthorized {
+				unauthorized++
+			}
+		}
 	}
-	return nil
+	return sendOutcome(len(items), failed, unauthorized)
+}
+
+// sendOutcome is send's error when any push failed: every failure counts,
+// and a 401 says which token signs pushes.
+func sendOutcome(sent, failed, unauthorized int) error {
+	if failed == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("%d of %d pushes failed", failed, sent)
+	if unauthorized > 0 {
+		msg += fmt.Sprintf("; %d got 401: sign with the server's WeChat token (its PUSHGATE_WECHAT_TOKEN; "+
+			"serve --dev prints it as development PUSHGATE_WECHAT_TOKEN=..., not the admin or API token)", unauthorized)
+	}
+	return errors.New(msg)
 }
 
 func envOr(k, def string) string {

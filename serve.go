@@ -33,7 +33,7 @@ func runServe(ctx context.Context, mux *events.Mux, args []string, stdout, stder
 	cfg, err := configs.Load(args, getenv)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			configs.Usage(stdout)
+			serveUsage(stdout)
 		}
 		return err
 	}
@@ -107,6 +107,20 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// serveUsage writes the help of serve: --dev, then the settings' flags and
+// environment variables.
+func serveUsage(w io.Writer) {
+	var b strings.Builder
+	configs.Usage(&b)
+	fmt.Fprint(w, strings.Replace(b.String(), "Usage: pushgate serve [flags]\n", `Usage: pushgate serve [--dev] [flags]
+
+  --dev
+    	development: generate random WeChat, admin and API tokens for those
+    	not set, and print them (sign pushes with the WeChat one:
+    	pushgate send --token ...)
+`, 1))
 }
 
 // devEnv fills the tokens a development server needs with random ones,

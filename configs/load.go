@@ -142,7 +142,7 @@ func Usage(w io.Writer) {
 	newFlagSet(w).PrintDefaults()
 	fmt.Fprintln(w, "\nEnvironment (overrides the --config file):")
 	for _, s := range settings {
-		fmt.Fprintf(w, "  %-32s %s\n", s.env, s.name)
+		fmt.Fprintln(w, envLine(s))
 	}
 }
 
@@ -154,7 +154,7 @@ func newFlagSet(out io.Writer) *flag.FlagSet {
 	fs.String("config", "", "YAML config `file` (see configs/pushgate.yaml)")
 	for _, s := range settings {
 		if s.flag != "" {
-			fs.String(s.flag, "", s.name+" ("+s.env+")")
+			fs.String(s.flag, "", describe(s))
 		}
 	}
 	return fs

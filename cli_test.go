@@ -1,0 +1,103 @@
+package pushgate_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/events"
+	"github.com/pushgate/pushgate/pushgatetest"
+)
+
+// TestSendExitStatus checks that send fails when any push fails, and
+// names the token a 401 needs.
+func TestSendExitStatus(t *testing.T) {
+	t.Parallel()
+	srv := pushgatetest.NewServer(t, events.NewMux())
+	tests := []struct {
+		name    string
+		token   string
+		wantErr []string
+	}{
+		{"right token", pushgatetest.Token, nil},
+		{"admin token", pushgatetest.AdminToken, []string{"1 of 1 pushes failed", "401", "PUSHGATE_WECHAT_TOKEN"}},
+	}
+	for _, tc := range tests {
+		var out, errOut strings.Builder
+		err := pushgate.Run(context.Background(), events.NewMux(),
+			[]string{"send", "--server", srv.URL, "--token", tc.token, "event.CLICK"}, &out, &errOut)
+		if tc.wantErr == nil {
+			if err != nil {
+				t.Errorf("%s: send = %v, want nil (output %q)", tc.name, err, out.String())
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%s: send = nil, want an error (output %q)", tc.name, out.String())
+			continue
+		}
+		for _, want := range tc.wantErr {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: send's error %q does not contain %q", tc.name, err, want)
+			}
+		}
+	}
+}
+
+// TestServeHelp checks that serve --help documents --dev and the defaults.
+func TestServeHelp(t *testing.T) {
+	t.Parallel()
+	var out, errOut strings.Builder
+	pushgate.Run(context.Background(), events.NewMux(), []string{"serve", "--help"}, &out, &errOut)
+	for _, want := range []string{"--dev", "generate random WeChat", "(default 127.0.0.1:8080)", "(default pushgate.db)", "PUSHGATE_DB_DSN"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("serve --help lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestSecondServeRefused runs serve, then a second serve on the same SQLite
+// file, which must fail at once with a clear message; the first still
+// serves.
+func TestSecondServeRefused(t *testing.T) {
+	t.Parallel()
+	dsn := filepath.Join(t.TempDir(), "pushgate.db")
+	args := func() []string {
+		return []string{"serve", "--addr", "127.0.0.1:0", "--db-dsn", dsn, "--wechat-token", "t", "--log-level", "error"}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	var out, errOut strings.Builder
+	go func() { first <- pushgate.Run(ctx, events.NewMux(), args(), &out, &errOut) }()
+	defer func() {
+		cancel()
+		if err := <-first; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("first serve = %v", err)
+		}
+	}()
+	// The first holds the lock once its database is open.
+	var err error
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var out2, errOut2 strings.Builder
+		ctx2, cancel2 := context.WithTimeout(context.Background(), 2*time.Second)
+		err = pushgate.Run(ctx2, events.NewMux(), args(), &out2, &errOut2)
+		cancel2()
+		if errors.Is(err, pushgate.ErrLocked) {
+			break
+		}
+	}
+	if !errors.Is(err, pushgate.ErrLocked) || !strings.Contains(err.Error(), dsn) {
+		t.Fatalf("second serve on %s = %v, want ErrLocked naming the file", dsn, err)
+	}
+	select {
+	case err := <-first:
+		t.Fatalf("the first serve stopped: %v", err)
+	default:
+	}
+}
