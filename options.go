@@ -1,11 +1,13 @@
 package pushgate
 
 import (
+	"database/sql"
 	"log/slog"
 	"os"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"gorm.io/gorm"
 
 	"github.com/pushgate/pushgate/events"
 	"github.com/pushgate/pushgate/handlers"
@@ -20,6 +22,9 @@ type options struct {
 	middleware []events.Middleware
 	routes     []handlers.Feature
 	gauges     []handlers.Gauge
+	db         *sql.DB // WithDB, WithGORM: the caller's pool
+	dbDriver   string  // WithGORM: its dialector's name
+	dbErr      error   // WithGORM: the pool could not be had
 }
 
 func (o *options) setDefaults(logLevel string) {
@@ -70,5 +75,27 @@ func (f routesFunc) Routes(r, api, admin gin.IRouter) { f(r, api, admin) }
 func WithGauge(name, help string, value func() float64) Option {
 	return func(o *options) {
 		o.gauges = append(o.gauges, handlers.Gauge{Name: name, Help: help, Value: value})
+	}
+}
+
+// WithDB stores in a database connection pool you opened (and close, after
+// the Service): the driver is cfg's (PUSHGATE_DB_DRIVER) and its DSN is not
+// used. pushgate migrates its tables in it. On SQLite, open the pool with
+// the mattn/go-sqlite3 driver ("sqlite3") and the DSN parameters
+// _journal_mode=WAL&_synchronous=FULL&_busy_timeout=5000&_txlock=immediate,
+// which pushgate sets itself when it opens the file; the file is not locked
+// against a second pushgate then.
+func WithDB(db *sql.DB) Option { return func(o *options) { o.db, o.dbDriver = db, "" } }
+
+// WithGORM stores in the database of a GORM connection you opened (SQLite
+// or PostgreSQL, told by its dialector), as WithDB does with its pool.
+func WithGORM(db *gorm.DB) Option {
+	return func(o *options) {
+		pool, err := db.DB()
+		if err != nil {
+			o.dbErr = err
+			return
+		}
+		o.db, o.dbDriver = pool, db.Name()
 	}
 }

@@ -23,6 +23,19 @@ var ErrLocked = errors.New("the database file is in use by another pushgate (one
 // returns the func that releases it.
 func openStore(cfg *configs.Config, o *options) (*models.Store, func(), error) {
 	driver, dsn := cfg.DB.Driver, cfg.DB.DSN
+	if o.dbErr != nil {
+		return nil, nil, fmt.Errorf("database (WithGORM): %w", o.dbErr)
+	}
+	if o.db != nil {
+		if o.dbDriver != "" {
+			driver = o.dbDriver
+		}
+		store, err := models.OpenDB(context.Background(), driver, o.db, storeOptions(cfg, o))
+		if err != nil {
+			return nil, nil, fmt.Errorf("database (%s, given with WithDB or WithGORM): %w", driver, unwrapModels(err))
+		}
+		return store, nil, nil
+	}
 	where := fmt.Sprintf("database (PUSHGATE_DB_DRIVER=%s, PUSHGATE_DB_DSN=%q)", driver, redactDSN(dsn))
 	var unlock func()
 	switch driver {
@@ -38,22 +51,32 @@ func openStore(cfg *configs.Config, o *options) (*models.Store, func(), error) {
 			}
 		}
 	}
-	store, err := models.Open(context.Background(), driver, dsn, models.Options{
-		Logger: o.log,
-		Now:    o.now,
-		// With no subscriber, no event owes a notification.
-		BornNotified: len(cfg.NotifySubscribers()) == 0,
-	})
+	store, err := models.Open(context.Background(), driver, dsn, storeOptions(cfg, o))
 	if err != nil {
 		if unlock != nil {
 			unlock()
 		}
-		if inner := errors.Unwrap(err); inner != nil {
-			err = inner // drop models' own prefix: where says it
-		}
-		return nil, nil, fmt.Errorf("%s: %w", where, err)
+		return nil, nil, fmt.Errorf("%s: %w", where, unwrapModels(err))
 	}
 	return store, unlock, nil
+}
+
+func storeOptions(cfg *configs.Config, o *options) models.Options {
+	return models.Options{
+		Logger: o.log,
+		Now:    o.now,
+		// With no subscriber, no event owes a notification.
+		BornNotified: len(cfg.NotifySubscribers()) == 0,
+	}
+}
+
+// unwrapModels drops the "models: open ..." prefix of a models.Open error:
+// the caller's message says which database.
+func unwrapModels(err error) error {
+	if inner := errors.Unwrap(err); inner != nil {
+		return inner
+	}
+	return err
 }
 
 // sqlitePath returns the file an SQLite DSN names, "" for an in-memory

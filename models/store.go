@@ -101,6 +101,7 @@ type Store struct {
 	wdb          *sql.DB // the group-commit writer's pool: one connection on an SQLite file, else sqlDB
 	ids          *idGen
 	w            *writer
+	borrowed     bool // the pool is the caller's (OpenDB): Close leaves it open
 	closeOnce    sync.Once
 	closeErr     error
 }
@@ -129,17 +130,30 @@ func Open(ctx context.Context, driver, dsn string, opt Options) (*Store, error) 
 	if err != nil {
 		return nil, fmt.Errorf("models: open %s: %w", s.driver, err)
 	}
+	if err := s.start(ctx, dialector, opt); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// start opens GORM over the pools, migrates, prepares the hot-path
+// statements and starts the writer; on error it closes the pools.
+func (s *Store) start(ctx context.Context, dialector gorm.Dialector, opt Options) error {
+	var err error
+	// GORM logs a failed initialisation itself ("failed to initialize
+	// database"); the error returned says it once, so it opens silent.
 	s.db, err = gorm.Open(dialector, &gorm.Config{
 		SkipDefaultTransaction: true,
 		TranslateError:         true,
 		NowFunc:                func() time.Time { return dbTime(s.now()) },
-		Logger: logger.NewSlogLogger(s.log, logger.Config{
+		Logger:                 logger.Discard,
+	})
+	if err == nil {
+		s.db.Logger = logger.NewSlogLogger(s.log, logger.Config{
 			SlowThreshold:             500 * time.Millisecond,
 			LogLevel:                  logger.Warn,
 			IgnoreRecordNotFoundError: true,
-		}),
-	})
-	if err == nil {
+		})
 		err = s.sqlDB.PingContext(ctx)
 	}
 	if err == nil {
@@ -151,11 +165,11 @@ func Open(ctx context.Context, driver, dsn string, opt Options) (*Store, error) 
 	}
 	if err != nil {
 		s.closePools()
-		return nil, fmt.Errorf("models: open %s: %w", s.driver, err)
+		return fmt.Errorf("models: open %s: %w", s.driver, err)
 	}
 	s.w = newWriter(s, st, opt.MaxBatch, max(opt.Linger, 0), max(opt.LazyDelay, 0))
 	go s.w.loop()
-	return s, nil
+	return nil
 }
 
 // Close flushes queued writes (fire-and-forget ones too), stops the writer and
@@ -170,6 +184,9 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) closePools() error {
+	if s.borrowed {
+		return nil // the caller's pool (OpenDB): the caller closes it
+	}
 	var errs []error
 	if s.wdb != nil && s.wdb != s.sqlDB {
 		errs = append(errs, s.wdb.Close())
