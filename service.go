@@ -226,9 +226,6 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// Addr returns the configured listen address.
-func (s *Service) Addr() string { return s.cfg.Addr }
-
 // ErrClosed is returned by Start after Close.
 var ErrClosed = errors.New("pushgate: service closed")
 
