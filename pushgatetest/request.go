@@ -35,7 +35,7 @@ func (s *Server) Request(body []byte) *Request {
 // Token signs with token instead (a wrong one gets 401).
 func (r *Request) Token(token string) *Request { r.token = token; return r }
 
-// Timestamp stamps the push with t (one outside the freshness window gets 401).
+// Timestamp stamps the push with t, for tests of timestamp checks.
 func (r *Request) Timestamp(t time.Time) *Request { r.timestamp = t; return r }
 
 // Nonce sets the nonce (the same timestamp and nonce twice gets 401).
