@@ -1,0 +1,96 @@
+package events_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pushgate/pushgate/events"
+)
+
+// TestSubscribeMsgListForms decodes every form the list of a
+// subscribe-message event arrives in to the same entries.
+func TestSubscribeMsgListForms(t *testing.T) {
+	t.Parallel()
+	head := `"ToUserName":"gh_1","FromUserName":"o1","CreateTime":"1620973045","MsgType":"event","Event":"subscribe_msg_popup_event"`
+	xmlHead := `<xml><ToUserName>gh_1</ToUserName><FromUserName>o1</FromUserName><CreateTime>1620973045</CreateTime><MsgType>event</MsgType><Event>subscribe_msg_popup_event</Event>`
+	a := events.SubscribeMsgPopupItem{TemplateId: "A", SubscribeStatusString: "accept", PopupScene: 2}
+	b := events.SubscribeMsgPopupItem{TemplateId: "B", SubscribeStatusString: "reject", PopupScene: 0}
+	itemA := `{"TemplateId":"A","SubscribeStatusString":"accept","PopupScene":"2"}`
+	itemB := `{"TemplateId":"B","SubscribeStatusString":"reject","PopupScene":0}`
+	xmlA := `<List><TemplateId>A</TemplateId><SubscribeStatusString>accept</SubscribeStatusString><PopupScene>2</PopupScene></List>`
+	xmlB := `<List><TemplateId>B</TemplateId><SubscribeStatusString>reject</SubscribeStatusString><PopupScene>0</PopupScene></List>`
+	tests := []struct {
+		name   string
+		body   string
+		format events.Format
+		want   []events.SubscribeMsgPopupItem
+	}{
+		{"json one object", `{` + head + `,"List":` + itemA + `}`, events.JSON, []events.SubscribeMsgPopupItem{a}},
+		{"json array", `{` + head + `,"List":[` + itemA + `,` + itemB + `]}`, events.JSON, []events.SubscribeMsgPopupItem{a, b}},
+		{"json wrapper array", `{` + head + `,"SubscribeMsgPopupEvent":[` + itemA + `,` + itemB + `]}`, events.JSON, []events.SubscribeMsgPopupItem{a, b}},
+		{"json wrapper one", `{` + head + `,"SubscribeMsgPopupEvent":{"List":` + itemA + `}}`, events.JSON, []events.SubscribeMsgPopupItem{a}},
+		{"json wrapper list array", `{` + head + `,"SubscribeMsgPopupEvent":{"List":[` + itemA + `,` + itemB + `]}}`, events.JSON, []events.SubscribeMsgPopupItem{a, b}},
+		{"xml one", xmlHead + `<SubscribeMsgPopupEvent>` + xmlA + `</SubscribeMsgPopupEvent></xml>`, events.XML, []events.SubscribeMsgPopupItem{a}},
+		{"xml repeated", xmlHead + `<SubscribeMsgPopupEvent>` + xmlA + xmlB + `</SubscribeMsgPopupEvent></xml>`, events.XML, []events.SubscribeMsgPopupItem{a, b}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e, err := events.Decode([]byte(tt.body), tt.format)
+			if err != nil {
+				t.Fatalf("Decode(%s) error: %v", tt.name, err)
+			}
+			got, ok := e.(*events.SubscribeMsgPopup)
+			if !ok {
+				t.Fatalf("Decode(%s) = %T, want *SubscribeMsgPopup", tt.name, e)
+			}
+			if diff := cmp.Diff(tt.want, got.List); diff != "" {
+				t.Errorf("Decode(%s).List (-want +got):\n%s", tt.name, diff)
+			}
+			if len(got.Extra) != 0 {
+				t.Errorf("Decode(%s).Extra = %v, want nothing left over", tt.name, got.Extra)
+			}
+		})
+	}
+}
+
+// TestNewKindsRequireTheirFields checks the validator rules of the new
+// kinds: a push without its identifying field is refused, naming it.
+func TestNewKindsRequireTheirFields(t *testing.T) {
+	t.Parallel()
+	head := `<ToUserName>gh_1</ToUserName><FromUserName>o1</FromUserName><CreateTime>1</CreateTime>`
+	tests := []struct {
+		body, field string
+	}{
+		{`<MsgType>event</MsgType><Event>kf_create_session</Event>`, "KfAccount"},
+		{`<MsgType>event</MsgType><Event>kf_switch_session</Event><FromKfAccount>a</FromKfAccount>`, "ToKfAccount"},
+		{`<MsgType>event</MsgType><Event>MASSSENDJOBFINISH</Event><MsgID>1</MsgID>`, "Status"},
+		{`<MsgType>event</MsgType><Event>PUBLISHJOBFINISH</Event><PublishEventInfo><publish_status>0</publish_status></PublishEventInfo>`, "publish_id"},
+		{`<MsgType>event</MsgType><Event>weapp_audit_fail</Event><FailTime>1</FailTime>`, "Reason"},
+		{`<MsgType>event</MsgType><Event>user_get_card</Event>`, "CardId"},
+		{`<MsgType>miniprogrampage</MsgType><MsgId>1</MsgId>`, "AppId"},
+		{`<MsgType>event</MsgType><Event>wxa_media_check</Event>`, "trace_id"},
+	}
+	for _, tt := range tests {
+		body := `<xml>` + head + tt.body + `</xml>`
+		_, err := events.Decode([]byte(body), events.XML)
+		var inv *events.InvalidError
+		if !asInvalid(err, &inv) {
+			t.Errorf("Decode(%s) = %v, want *InvalidError", body, err)
+			continue
+		}
+		var fields []string
+		for _, f := range inv.Fields {
+			fields = append(fields, f.Field)
+		}
+		if diff := cmp.Diff([]string{tt.field}, fields); diff != "" {
+			t.Errorf("Decode(%s) invalid fields (-want +got):\n%s", body, diff)
+		}
+	}
+}
+
+func asInvalid(err error, target **events.InvalidError) bool {
+	return errors.As(err, target)
+}
