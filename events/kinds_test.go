@@ -94,3 +94,75 @@ func TestNewKindsRequireTheirFields(t *testing.T) {
 func asInvalid(err error, target **events.InvalidError) bool {
 	return errors.As(err, target)
 }
+
+// TestComponentEvents checks the Open Platform shape: the kind comes from
+// InfoType, the header fields of official-account pushes are not required,
+// Describe indexes AppId as ToUser (and AuthorizerAppid as FromUser), and
+// a missing field of the type is refused.
+func TestComponentEvents(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, body string
+		format     events.Format
+		kind       string
+		meta       events.Meta
+	}{
+		{
+			"ticket",
+			`<xml><AppId>wx_platform</AppId><CreateTime>1562834145</CreateTime><InfoType>component_verify_ticket</InfoType><ComponentVerifyTicket>ticket@@@x</ComponentVerifyTicket></xml>`,
+			events.XML, "component.component_verify_ticket",
+			events.Meta{Kind: "component.component_verify_ticket", Event: "component_verify_ticket", ToUser: "wx_platform", CreateTime: 1562834145},
+		},
+		{
+			"unauthorized json",
+			`{"AppId":"wx_platform","CreateTime":"1562834400","InfoType":"unauthorized","AuthorizerAppid":"wx_author"}`,
+			events.JSON, "component.unauthorized",
+			events.Meta{Kind: "component.unauthorized", Event: "unauthorized", ToUser: "wx_platform", FromUser: "wx_author", CreateTime: 1562834400},
+		},
+		{
+			"undeclared info type",
+			`<xml><AppId>wx_platform</AppId><CreateTime>7</CreateTime><InfoType>notify_something_new</InfoType><AuthorizerAppid>wx_author</AuthorizerAppid></xml>`,
+			events.XML, events.KindUnknown,
+			events.Meta{Kind: events.KindUnknown, Event: "notify_something_new", ToUser: "wx_platform", FromUser: "wx_author", CreateTime: 7},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e, err := events.Decode([]byte(tt.body), tt.format)
+			if err != nil {
+				t.Fatalf("Decode(%s) error: %v", tt.name, err)
+			}
+			if e.Kind() != tt.kind {
+				t.Errorf("Decode(%s).Kind() = %q, want %q", tt.name, e.Kind(), tt.kind)
+			}
+			if !events.IsComponent(e) {
+				t.Errorf("IsComponent(Decode(%s)) = false, want true", tt.name)
+			}
+			if diff := cmp.Diff(tt.meta, events.Describe(e)); diff != "" {
+				t.Errorf("Describe(Decode(%s)) (-want +got):\n%s", tt.name, diff)
+			}
+			if h := e.Head(); h.ToUserName != tt.meta.ToUser || h.CreateTime != tt.meta.CreateTime {
+				t.Errorf("Decode(%s).Head() = %+v, want ToUserName %q and CreateTime %d", tt.name, h, tt.meta.ToUser, tt.meta.CreateTime)
+			}
+		})
+	}
+
+	_, err := events.Decode([]byte(`<xml><AppId>wx_platform</AppId><CreateTime>1</CreateTime><InfoType>authorized</InfoType></xml>`), events.XML)
+	var inv *events.InvalidError
+	if !asInvalid(err, &inv) {
+		t.Fatalf("Decode(authorized without its fields) = %v, want *InvalidError", err)
+	}
+	var fields []string
+	for _, f := range inv.Fields {
+		fields = append(fields, f.Field)
+	}
+	if diff := cmp.Diff([]string{"AuthorizerAppid", "AuthorizationCode"}, fields); diff != "" {
+		t.Errorf("invalid fields of authorized (-want +got):\n%s", diff)
+	}
+
+	click, err := events.Decode([]byte(`<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName><CreateTime>1</CreateTime><MsgType>event</MsgType><Event>CLICK</Event><InfoType>x</InfoType></xml>`), events.XML)
+	if err != nil || click.Kind() != "event.CLICK" || events.IsComponent(click) {
+		t.Errorf("a push with MsgType and an InfoType field = %v, %v; want an event.CLICK that is not a component event", click, err)
+	}
+}

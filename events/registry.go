@@ -62,6 +62,11 @@ var constructors = []func() Event{
 	func() Event { return new(CardPassCheck) },
 	func() Event { return new(UserGetCard) },
 	func() Event { return new(UserDelCard) },
+	func() Event { return new(ComponentVerifyTicket) },
+	func() Event { return new(Authorized) },
+	func() Event { return new(UpdateAuthorized) },
+	func() Event { return new(Unauthorized) },
+	func() Event { return new(FastRegister) },
 }
 
 // registry maps a kind, and its lower-case form (WeChat is not consistent
