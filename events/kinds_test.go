@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pushgate/pushgate/events"
+	"github.com/pushgate/pushgate/fixtures"
 )
 
 // TestSubscribeMsgListForms decodes every form the list of a
@@ -164,5 +165,49 @@ func TestComponentEvents(t *testing.T) {
 	click, err := events.Decode([]byte(`<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName><CreateTime>1</CreateTime><MsgType>event</MsgType><Event>CLICK</Event><InfoType>x</InfoType></xml>`), events.XML)
 	if err != nil || click.Kind() != "event.CLICK" || events.IsComponent(click) {
 		t.Errorf("a push with MsgType and an InfoType field = %v, %v; want an event.CLICK that is not a component event", click, err)
+	}
+}
+
+// TestWeComPushes checks that WeCom app messages decode to the
+// official-account types with AgentID set, and that its contact events
+// index their ChangeType.
+func TestWeComPushes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		fixture  string
+		kind     string
+		agentID  int64
+		eventKey string
+	}{
+		{"text~wecom.xml", "text", 1, ""},
+		{"image~wecom.xml", "image", 1, ""},
+		{"voice~wecom.xml", "voice", 1, ""},
+		{"video~wecom.xml", "video", 1, ""},
+		{"location~wecom.xml", "location", 1, ""},
+		{"link~wecom.xml", "link", 1, ""},
+		{"event.enter_agent.xml", "event.enter_agent", 1, ""},
+		{"event.change_contact~update_tag.xml", "event.change_contact", 0, "update_tag"},
+		{"event.change_external_contact~del_follow_user.xml", "event.change_external_contact", 0, "del_follow_user"},
+	}
+	for _, tt := range tests {
+		body, err := fixtures.FS.ReadFile("pushes/" + tt.fixture)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := events.Decode(body, events.XML)
+		if err != nil {
+			t.Fatalf("Decode(%s) error: %v", tt.fixture, err)
+		}
+		if e.Kind() != tt.kind || e.Head().AgentID != tt.agentID {
+			t.Errorf("Decode(%s) = %s with AgentID %d, want %s with %d", tt.fixture, e.Kind(), e.Head().AgentID, tt.kind, tt.agentID)
+		}
+		if got := events.Describe(e).EventKey; got != tt.eventKey {
+			t.Errorf("Describe(Decode(%s)).EventKey = %q, want %q", tt.fixture, got, tt.eventKey)
+		}
+	}
+	link, _ := fixtures.FS.ReadFile("pushes/link~wecom.xml")
+	e, _ := events.Decode(link, events.XML)
+	if got := e.(*events.LinkMessage).PicUrl; got != "this is a url" {
+		t.Errorf("Decode(link~wecom.xml).PicUrl = %q, want %q", got, "this is a url")
 	}
 }

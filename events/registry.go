@@ -67,6 +67,9 @@ var constructors = []func() Event{
 	func() Event { return new(UpdateAuthorized) },
 	func() Event { return new(Unauthorized) },
 	func() Event { return new(FastRegister) },
+	func() Event { return new(ChangeContact) },
+	func() Event { return new(ChangeExternalContact) },
+	func() Event { return new(EnterAgent) },
 }
 
 // registry maps a kind, and its lower-case form (WeChat is not consistent
