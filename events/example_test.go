@@ -50,3 +50,18 @@ func ExampleMarshal() {
 	// Output:
 	// {"ToUserName":"gh","FromUserName":"u","CreateTime":1,"MsgType":"event","Event":"CLICK","EventKey":"k","MenuId":7}
 }
+
+// A push that arrived as JSON (a mini program in JSON mode) is answered in
+// JSON; RenderFor picks the format the push came in.
+func ExampleRenderFor() {
+	e, err := events.Decode([]byte(`{"ToUserName":"gh_1","FromUserName":"oUser","CreateTime":1,"MsgType":"text","Content":"help","MsgId":42}`), events.JSON)
+	if err != nil {
+		panic(err)
+	}
+	now := time.Unix(1700000000, 0)
+	fmt.Println(string(events.RenderFor(events.TransferCustomerService("kf1@gh_1"), e, now)))
+	fmt.Println(string(events.Render(events.Music{Title: "song", MusicURL: "http://m/1.mp3"}, e.Head(), now)))
+	// Output:
+	// {"CreateTime":1700000000,"FromUserName":"gh_1","MsgType":"transfer_customer_service","ToUserName":"oUser","TransInfo":{"KfAccount":"kf1@gh_1"}}
+	// <xml><ToUserName><![CDATA[oUser]]></ToUserName><FromUserName><![CDATA[gh_1]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[music]]></MsgType><Music><Title><![CDATA[song]]></Title><Description><![CDATA[]]></Description><MusicUrl><![CDATA[http://m/1.mp3]]></MusicUrl><HQMusicUrl><![CDATA[]]></HQMusicUrl><ThumbMediaId><![CDATA[]]></ThumbMediaId></Music></xml>
+}
