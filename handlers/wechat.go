@@ -148,10 +148,14 @@ func (s *Server) open(c *gin.Context, q url.Values, body []byte) ([]byte, bool) 
 	return nil, false
 }
 
-// seal encrypts a passive reply for a safe-mode push; "success" stays plain.
+// seal encrypts a passive reply for a safe-mode push, in a JSON envelope
+// when the reply is JSON; "success" stays plain.
 func (s *Server) seal(safe bool, q url.Values, reply []byte) []byte {
 	if !safe || reply == nil || s.crypter == nil {
 		return reply
+	}
+	if isJSONReply(reply) {
+		return s.crypter.SealReplyJSON(reply, s.now().Unix(), q.Get("nonce"))
 	}
 	return s.crypter.SealReply(reply, s.now().Unix(), q.Get("nonce"))
 }
@@ -201,7 +205,7 @@ func (s *Server) dispatch(ctx context.Context, id int64, e events.Event, replay 
 	} else {
 		s.metrics.dispatch.inc("handled")
 		if reply != nil {
-			rendered = events.Render(reply, e.Head(), s.now())
+			rendered = events.RenderFor(reply, e, s.now())
 			a.Reply = rendered
 		}
 	}
@@ -260,7 +264,7 @@ func (s *Server) answer(c *gin.Context, reply []byte) {
 		c.Data(http.StatusOK, "text/plain; charset=utf-8", successBody)
 		return
 	}
-	c.Data(http.StatusOK, "application/xml; charset=utf-8", reply)
+	c.Data(http.StatusOK, replyContentType(reply), reply)
 }
 
 // reject keeps a refused push with its raw body and reason, then answers
