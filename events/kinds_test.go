@@ -2,6 +2,9 @@ package events_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -209,5 +212,19 @@ func TestWeComPushes(t *testing.T) {
 	e, _ := events.Decode(link, events.XML)
 	if got := e.(*events.LinkMessage).PicUrl; got != "this is a url" {
 		t.Errorf("Decode(link~wecom.xml).PicUrl = %q, want %q", got, "this is a url")
+	}
+}
+
+// TestReadmeListsEveryKind keeps the README's kinds table complete.
+func TestReadmeListsEveryKind(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range append(events.Kinds(), events.KindUnknown) {
+		if !strings.Contains(string(readme), "`"+kind+"`") {
+			t.Errorf("README.md does not list the kind %q", kind)
+		}
 	}
 }
