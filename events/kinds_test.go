@@ -76,6 +76,10 @@ func TestNewKindsRequireTheirFields(t *testing.T) {
 		{`<MsgType>event</MsgType><Event>user_get_card</Event>`, "CardId"},
 		{`<MsgType>miniprogrampage</MsgType><MsgId>1</MsgId>`, "AppId"},
 		{`<MsgType>event</MsgType><Event>wxa_media_check</Event>`, "trace_id"},
+		{`<MsgType>event</MsgType><Event>naming_verify_success</Event>`, "ExpiredTime"},
+		{`<MsgType>event</MsgType><Event>qualification_verify_fail</Event>`, "FailTime"},
+		{`<MsgType>event</MsgType><Event>change_contact</Event>`, "ChangeType"},
+		{`<MsgType>event</MsgType><Event>change_external_contact</Event>`, "ChangeType"},
 	}
 	for _, tt := range tests {
 		body := `<xml>` + head + tt.body + `</xml>`
