@@ -95,9 +95,10 @@ func Decode(body []byte, f Format) (Event, error) {
 		return nil, err
 	}
 	msgType, event, infoType := root.header()
-	kind := KindOf(strings.TrimSpace(msgType), strings.TrimSpace(event))
-	if msgType == "" && strings.TrimSpace(infoType) != "" {
-		kind = ComponentKind(strings.TrimSpace(infoType)) // an Open Platform event
+	msgType, infoType = strings.TrimSpace(msgType), strings.TrimSpace(infoType)
+	kind := KindOf(msgType, strings.TrimSpace(event))
+	if msgType == "" && infoType != "" {
+		kind = ComponentKind(infoType) // an Open Platform event
 	}
 	e, _ := New(kind)
 	h := e.Head()
