@@ -1,5 +1,7 @@
 package events
 
+import "strings"
+
 // Open Platform (third-party platform, 开放平台) authorization events. They
 // arrive at the platform's authorization event URL with their own shape:
 // AppId (the platform's component app id), CreateTime and InfoType, and no
@@ -220,7 +222,7 @@ func (c *Component) component() *Component { return c }
 
 // componentShaped reports whether g has the shape of an Open Platform event.
 func (g *Generic) componentShaped() bool {
-	return g.MsgType == "" && extraText(g.Extra["InfoType"]) != ""
+	return strings.TrimSpace(g.MsgType) == "" && strings.TrimSpace(extraText(g.Extra["InfoType"])) != ""
 }
 
 // describe indexes a Generic of the Open Platform shape like the typed
