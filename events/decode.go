@@ -94,9 +94,15 @@ func Decode(body []byte, f Format) (Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	msgType, event := root.header()
-	e, _ := New(KindOf(strings.TrimSpace(msgType), strings.TrimSpace(event)))
+	msgType, event, infoType := root.header()
+	msgType, infoType = strings.TrimSpace(msgType), strings.TrimSpace(infoType)
+	kind := KindOf(msgType, strings.TrimSpace(event))
+	if msgType == "" && infoType != "" {
+		kind = ComponentKind(infoType) // an Open Platform event
+	}
+	e, _ := New(kind)
 	h := e.Head()
+	h.format = f
 	var bad []FieldError
 	err = root.fields(func(name string, v value) error {
 		ok, err := e.setField(name, v)
@@ -116,6 +122,9 @@ func Decode(body []byte, f Format) (Event, error) {
 	}
 	if len(bad) > 0 {
 		return nil, &InvalidError{Kind: e.Kind(), Fields: bad}
+	}
+	if g, ok := e.(*Generic); ok && g.componentShaped() {
+		g.ToUserName = extraText(g.Extra["AppId"]) // as Component's Head
 	}
 	if err := Validate(e); err != nil {
 		return nil, err
@@ -177,16 +186,19 @@ func parseJSON(body []byte) (value, error) {
 	return value{raw: trimmed, obj: obj}, nil
 }
 
-// header finds MsgType and Event among the root's fields.
-func (v value) header() (msgType, event string) {
+// header finds MsgType, Event and InfoType (Open Platform events) among
+// the root's fields.
+func (v value) header() (msgType, event, infoType string) {
 	_ = v.fields(func(name string, f value) error {
 		switch name {
 		case "MsgType":
 			msgType, _ = f.str()
 		case "Event":
 			event, _ = f.str()
+		case "InfoType":
+			infoType, _ = f.str()
 		}
 		return nil
 	})
-	return msgType, event
+	return msgType, event, infoType
 }

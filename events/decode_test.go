@@ -217,6 +217,11 @@ func FuzzDecode(f *testing.F) {
 		f.Add(body)
 	}
 	for _, kind := range events.Kinds() {
+		if infoType, ok := strings.CutPrefix(kind, "component."); ok {
+			f.Add([]byte(`<xml><AppId>wx1</AppId><CreateTime>1</CreateTime><InfoType>` + infoType + `</InfoType></xml>`))
+			f.Add([]byte(`{"AppId":"wx1","CreateTime":1,"InfoType":"` + infoType + `"}`))
+			continue
+		}
 		msgType, event, _ := strings.Cut(kind, ".")
 		f.Add([]byte(`<xml><MsgType>` + msgType + `</MsgType><Event>` + event + `</Event></xml>`))
 		f.Add([]byte(`{"MsgType":"` + msgType + `","Event":"` + event + `"}`))

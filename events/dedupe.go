@@ -46,6 +46,9 @@ func Describe(e Event) Meta {
 	if msg, ok := e.(interface{ messageID() int64 }); ok {
 		m.MsgID = strconv.FormatInt(msg.messageID(), 10)
 	}
+	if d, ok := e.(describer); ok {
+		d.describe(&m)
+	}
 	return m
 }
 

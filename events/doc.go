@@ -9,7 +9,10 @@
 //
 // A kind names a type of push: "event.CLICK", "event.scancode_push",
 // "event.servicemarket_async_api_result", "text", "image" and so on: the
-// MsgType for messages, "event." plus the Event for events. Kinds lists them
-// all. A push whose kind nobody defined decodes to a *Generic that keeps
-// every field.
+// MsgType for messages, "event." plus the Event for events, "component." plus
+// the InfoType for the Open Platform's authorization events (which have an
+// InfoType and no MsgType). Kinds lists them all. WeCom pushes decode to the
+// same types where WeCom uses the same names, with Header.AgentID set. A
+// push whose kind nobody defined decodes to a *Generic that keeps every
+// field.
 package events

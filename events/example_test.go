@@ -50,3 +50,33 @@ func ExampleMarshal() {
 	// Output:
 	// {"ToUserName":"gh","FromUserName":"u","CreateTime":1,"MsgType":"event","Event":"CLICK","EventKey":"k","MenuId":7}
 }
+
+// A push that arrived as JSON (a mini program in JSON mode) is answered in
+// JSON; RenderFor picks the format the push came in.
+func ExampleRenderFor() {
+	e, err := events.Decode([]byte(`{"ToUserName":"gh_1","FromUserName":"oUser","CreateTime":1,"MsgType":"text","Content":"help","MsgId":42}`), events.JSON)
+	if err != nil {
+		panic(err)
+	}
+	now := time.Unix(1700000000, 0)
+	fmt.Println(string(events.RenderFor(events.TransferCustomerService("kf1@gh_1"), e, now)))
+	fmt.Println(string(events.Render(events.Music{Title: "song", MusicURL: "http://m/1.mp3"}, e.Head(), now)))
+	// Output:
+	// {"CreateTime":1700000000,"FromUserName":"gh_1","MsgType":"transfer_customer_service","ToUserName":"oUser","TransInfo":{"KfAccount":"kf1@gh_1"}}
+	// <xml><ToUserName><![CDATA[oUser]]></ToUserName><FromUserName><![CDATA[gh_1]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[music]]></MsgType><Music><Title><![CDATA[song]]></Title><Description><![CDATA[]]></Description><MusicUrl><![CDATA[http://m/1.mp3]]></MusicUrl><HQMusicUrl><![CDATA[]]></HQMusicUrl><ThumbMediaId><![CDATA[]]></ThumbMediaId></Music></xml>
+}
+
+// An Open Platform authorization event has no MsgType: its kind comes from
+// its InfoType, and Describe indexes the platform's AppId as the receiver.
+func ExampleDecode_openPlatform() {
+	e, err := events.Decode([]byte(`<xml><AppId><![CDATA[wx_platform]]></AppId><CreateTime>1413192605</CreateTime>
+<InfoType><![CDATA[component_verify_ticket]]></InfoType><ComponentVerifyTicket><![CDATA[ticket@@@abc]]></ComponentVerifyTicket></xml>`), events.XML)
+	if err != nil {
+		panic(err)
+	}
+	t := e.(*events.ComponentVerifyTicket)
+	m := events.Describe(e)
+	fmt.Println(e.Kind(), t.ComponentVerifyTicket, m.ToUser, m.Event, m.CreateTime)
+	// Output:
+	// component.component_verify_ticket ticket@@@abc wx_platform component_verify_ticket 1413192605
+}

@@ -15,12 +15,19 @@ type Header struct {
 	MsgType string `xml:"MsgType" json:"MsgType" validate:"required"`
 	// Event names the event when MsgType is "event".
 	Event string `xml:"Event,omitempty" json:"Event,omitempty" validate:"required_if=MsgType event"`
+	// AgentID is the WeCom (企业微信) application a push is for; 0 on
+	// official-account and mini-program pushes, which have none.
+	AgentID int64 `xml:"AgentID,omitempty" json:"AgentID,omitempty"`
 
 	// Extra holds every field the sender gave that the type does not
 	// declare, by its wire name (a nested one as "Parent.Child"): a string
 	// for XML text, a map for an XML element with children, the raw JSON for
 	// JSON. Marshal writes them back beside the declared fields.
 	Extra map[string]any `xml:"-" json:"-"`
+
+	// format is the wire format the push was decoded from; a passive
+	// reply is rendered in it (see RenderFor).
+	format Format
 }
 
 // Head returns the shared header; every event has one.
@@ -39,6 +46,8 @@ func (h *Header) setField(name string, v value) (bool, error) {
 		h.MsgType, err = v.str()
 	case "Event":
 		h.Event, err = v.str()
+	case "AgentID":
+		h.AgentID, err = v.int64()
 	default:
 		return false, nil
 	}

@@ -141,6 +141,9 @@ type LinkMessage struct {
 	Title       string `xml:"Title" json:"Title"`
 	Description string `xml:"Description" json:"Description"`
 	Url         string `xml:"Url" json:"Url"`
+	// PicUrl is the link's picture; WeCom sends it, official accounts
+	// do not.
+	PicUrl string `xml:"PicUrl,omitempty" json:"PicUrl,omitempty"`
 }
 
 // Kind implements Event.
@@ -155,6 +158,8 @@ func (m *LinkMessage) setField(name string, v value) (bool, error) {
 		m.Description, err = v.str()
 	case "Url":
 		m.Url, err = v.str()
+	case "PicUrl":
+		m.PicUrl, err = v.str()
 	default:
 		return m.Message.setField(name, v)
 	}

@@ -70,36 +70,45 @@ const padBlock = 32
 
 // Open verifies msgSignature over encrypt and returns the plaintext push.
 func (c *Crypter) Open(msgSignature, timestamp, nonce, encrypt string) ([]byte, error) {
+	msg, appID, err := c.decrypt(msgSignature, timestamp, nonce, encrypt)
+	if err != nil {
+		return nil, err
+	}
+	if c.appID != "" && appID != c.appID {
+		return nil, fmt.Errorf("%w: app id %q is not ours", ErrDecrypt, appID)
+	}
+	return msg, nil
+}
+
+// decrypt verifies msgSignature over encrypt and returns the message and
+// the id it was sealed for (app id, or WeCom's receive id), unchecked.
+func (c *Crypter) decrypt(msgSignature, timestamp, nonce, encrypt string) (msg []byte, id string, err error) {
 	want := MsgSignature(c.token, timestamp, nonce, encrypt)
 	if subtle.ConstantTimeCompare([]byte(want), []byte(msgSignature)) != 1 {
-		return nil, fmt.Errorf("%w: %w", ErrDecrypt, ErrMsgSignature)
+		return nil, "", fmt.Errorf("%w: %w", ErrDecrypt, ErrMsgSignature)
 	}
 	ct, err := base64.StdEncoding.DecodeString(encrypt)
 	if err != nil {
-		return nil, fmt.Errorf("%w: Encrypt is not base64", ErrDecrypt)
+		return nil, "", fmt.Errorf("%w: Encrypt is not base64", ErrDecrypt)
 	}
 	if len(ct) == 0 || len(ct)%aes.BlockSize != 0 {
-		return nil, fmt.Errorf("%w: ciphertext is not a whole number of blocks", ErrDecrypt)
+		return nil, "", fmt.Errorf("%w: ciphertext is not a whole number of blocks", ErrDecrypt)
 	}
 	plain := make([]byte, len(ct))
 	cipher.NewCBCDecrypter(c.block, c.key[:aes.BlockSize]).CryptBlocks(plain, ct)
 	pad := int(plain[len(plain)-1])
 	if pad < 1 || pad > padBlock || pad > len(plain) {
-		return nil, fmt.Errorf("%w: bad padding", ErrDecrypt)
+		return nil, "", fmt.Errorf("%w: bad padding", ErrDecrypt)
 	}
 	plain = plain[:len(plain)-pad]
 	if len(plain) < 20 {
-		return nil, fmt.Errorf("%w: message too short", ErrDecrypt)
+		return nil, "", fmt.Errorf("%w: message too short", ErrDecrypt)
 	}
 	n := binary.BigEndian.Uint32(plain[16:20])
 	if uint64(n) > uint64(len(plain)-20) {
-		return nil, fmt.Errorf("%w: bad message length", ErrDecrypt)
+		return nil, "", fmt.Errorf("%w: bad message length", ErrDecrypt)
 	}
-	msg, appID := plain[20:20+n], string(plain[20+n:])
-	if c.appID != "" && appID != c.appID {
-		return nil, fmt.Errorf("%w: app id %q is not ours", ErrDecrypt, appID)
-	}
-	return msg, nil
+	return plain[20 : 20+n], string(plain[20+n:]), nil
 }
 
 // Seal encrypts msg and returns the Encrypt field.

@@ -149,10 +149,14 @@ func (s *Server) open(c *gin.Context, q url.Values, body []byte) ([]byte, bool) 
 	return nil, false
 }
 
-// seal encrypts a passive reply for a safe-mode push; "success" stays plain.
+// seal encrypts a passive reply for a safe-mode push, in a JSON envelope
+// when the reply is JSON; "success" stays plain.
 func (s *Server) seal(safe bool, q url.Values, reply []byte) []byte {
 	if !safe || reply == nil || s.crypter == nil {
 		return reply
+	}
+	if isJSONReply(reply) {
+		return s.crypter.SealReplyJSON(reply, s.now().Unix(), q.Get("nonce"))
 	}
 	return s.crypter.SealReply(reply, s.now().Unix(), q.Get("nonce"))
 }
@@ -211,7 +215,7 @@ func (s *Server) dispatch(ctx context.Context, e events.Event, info events.Info)
 	} else {
 		s.metrics.dispatch.inc("handled")
 		if reply != nil {
-			rendered = events.Render(reply, e.Head(), s.now())
+			rendered = events.RenderFor(reply, e, s.now())
 			a.Reply = rendered
 		}
 	}
@@ -270,7 +274,7 @@ func (s *Server) answer(c *gin.Context, reply []byte) {
 		c.Data(http.StatusOK, "text/plain; charset=utf-8", successBody)
 		return
 	}
-	c.Data(http.StatusOK, "application/xml; charset=utf-8", reply)
+	c.Data(http.StatusOK, replyContentType(reply), reply)
 }
 
 // reject keeps a refused push with its raw body and reason, then answers
