@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,31 +68,32 @@ func TestServeHelp(t *testing.T) {
 func TestSecondServeRefused(t *testing.T) {
 	t.Parallel()
 	dsn := filepath.Join(t.TempDir(), "pushgate.db")
-	args := func() []string {
-		return []string{"serve", "--addr", "127.0.0.1:0", "--db-dsn", dsn, "--wechat-token", "t", "--log-level", "error"}
+	args := func(level string) []string {
+		return []string{"serve", "--addr", "127.0.0.1:0", "--db-dsn", dsn, "--wechat-token", "t", "--log-level", level}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	first := make(chan error, 1)
-	var out, errOut strings.Builder
-	go func() { first <- pushgate.Run(ctx, events.NewMux(), args(), &out, &errOut) }()
+	var out strings.Builder
+	errOut := &syncBuffer{}
+	go func() { first <- pushgate.Run(ctx, events.NewMux(), args("info"), &out, errOut) }()
 	defer func() {
 		cancel()
 		if err := <-first; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			t.Errorf("first serve = %v", err)
 		}
 	}()
-	// The first holds the lock once its database is open.
-	var err error
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		var out2, errOut2 strings.Builder
-		ctx2, cancel2 := context.WithTimeout(context.Background(), 2*time.Second)
-		err = pushgate.Run(ctx2, events.NewMux(), args(), &out2, &errOut2)
-		cancel2()
-		if errors.Is(err, pushgate.ErrLocked) {
-			break
+	// The first holds the lock once it serves; start the second only then,
+	// or the second could take the lock first.
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(errOut.String(), "pushgate serving"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first serve did not start: %s", errOut.String())
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
+	var out2, errOut2 strings.Builder
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	err := pushgate.Run(ctx2, events.NewMux(), args("error"), &out2, &errOut2)
+	cancel2()
 	if !errors.Is(err, pushgate.ErrLocked) || !strings.Contains(err.Error(), dsn) {
 		t.Fatalf("second serve on %s = %v, want ErrLocked naming the file", dsn, err)
 	}
@@ -100,4 +102,22 @@ func TestSecondServeRefused(t *testing.T) {
 		t.Fatalf("the first serve stopped: %v", err)
 	default:
 	}
+}
+
+// syncBuffer is a strings.Builder safe for a writer and a reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
