@@ -27,10 +27,14 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(e.Kind(), events.Describe(e).DedupeKey())
+	payload, err := events.Marshal(e)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(e.Kind(), events.Describe(e).DedupeKey(events.DefaultAccount, payload))
 	fmt.Println(string(events.Render(reply, e.Head(), time.Unix(1700000000, 0))))
 	// Output:
-	// event.CLICK t:123456789|gh_1|oUser|event|CLICK|V1001_GOOD
+	// event.CLICK d:0123456789:2114194a133105ea1b4424edafacdbc8c6985b1a3d1e80eae7c6ab5bab1f578e
 	// <xml><ToUserName><![CDATA[oUser]]></ToUserName><FromUserName><![CDATA[gh_1]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[you clicked V1001_GOOD]]></Content></xml>
 }
 

@@ -82,13 +82,14 @@ func (s *Server) receive(c *gin.Context) {
 		return
 	}
 	meta := events.Describe(e)
-	key := meta.DedupeKey()
+	key := meta.DedupeKey(events.DefaultAccount, payload)
 	stored := time.Now()
 	expected = false // SaveEvent ends the announcement
 	// The row may commit even if the client goes away meanwhile; wait for
 	// the outcome regardless, so that a committed push is dispatched.
 	saved, err := s.store.SaveEvent(context.WithoutCancel(c.Request.Context()), &models.NewEvent{
 		DedupeKey:  key,
+		LegacyKey:  meta.LegacyKey(),
 		Kind:       meta.Kind,
 		MsgType:    meta.MsgType,
 		Event:      meta.Event,

@@ -73,6 +73,14 @@ func (s *Store) bulkSaves(b *batchTx, saves []*writeOp) error {
 	)
 	for _, op := range saves {
 		e := &op.ev
+		found, err := s.bumpLegacy(b, op)
+		if err != nil {
+			return err
+		}
+		if found {
+			op.bulked = true
+			continue
+		}
 		if _, ok := first[e.DedupeKey]; ok {
 			dups = append(dups, op)
 			continue

@@ -13,6 +13,11 @@ type NewEvent struct {
 	// DedupeKey identifies the push across platform retries; computed by the
 	// caller. Keys that lead with the CreateTime keep the unique index fast.
 	DedupeKey string
+	// LegacyKey is the key an earlier version stored the same push under
+	// (events.Meta.LegacyKey), "" if none. A row stored under it before an
+	// upgrade, with the same Payload, is this push's original: see
+	// Store.LegacyUntil.
+	LegacyKey string
 
 	Kind, MsgType, Event, EventKey string
 	FromUser, ToUser               string
@@ -99,6 +104,9 @@ func (s *Store) SaveEvent(ctx context.Context, e *NewEvent) (Saved, error) {
 // holds its key (committed, or inserted earlier in the same batch).
 func (s *Store) applySave(b *batchTx, op *writeOp) error {
 	e := &op.ev
+	if found, err := s.bumpLegacy(b, op); found || err != nil {
+		return err
+	}
 	n, err := b.exec(stmtInsertEvent, op.id, e.DedupeKey, e.Kind, e.MsgType, e.Event, e.EventKey,
 		e.FromUser, e.ToUser, e.CreateTime, e.MsgID, e.RequestID, e.Format,
 		e.ReceivedAt, e.ReceivedAt, nullBytes(e.Payload), nullBytes(e.Raw))
@@ -182,4 +190,28 @@ func (s *Store) applyAttempt(b *batchTx, op *writeOp) error {
 	}
 	_, err = b.exec(stmtInsertAttempt, op.id, a.EventID, a.Started, a.Duration.Microseconds(), a.Err, a.Replay)
 	return err
+}
+
+// bumpLegacy counts op as a duplicate of a row stored under its legacy key
+// with the same payload, when rows under legacy keys may hold its original
+// (see LegacyUntil). found reports whether there was one.
+func (s *Store) bumpLegacy(b *batchTx, op *writeOp) (found bool, err error) {
+	e := &op.ev
+	if e.LegacyKey == "" || e.CreateTime > s.legacyUntil {
+		return false, nil
+	}
+	var (
+		id     int64
+		status string
+		reply  []byte
+	)
+	err = b.stmt(stmtBumpLegacy).QueryRow(e.ReceivedAt, e.LegacyKey, nullBytes(e.Payload)).Scan(&id, &status, &reply)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	op.saved = Saved{ID: id, Duplicate: true, Status: status, Reply: reply}
+	return true, nil
 }

@@ -16,6 +16,7 @@ type stmtID int
 const (
 	stmtInsertEvent stmtID = iota
 	stmtBumpDuplicate
+	stmtBumpLegacy
 	stmtAttemptHandled
 	stmtAttemptFailed
 	stmtInsertAttempt
@@ -32,6 +33,8 @@ var hotSQL = [numStmts]string{
  ON CONFLICT (dedupe_key) DO NOTHING`,
 	stmtBumpDuplicate: `UPDATE events SET duplicates = duplicates + 1, last_seen = ?
  WHERE dedupe_key = ? RETURNING id, status, reply`,
+	stmtBumpLegacy: `UPDATE events SET duplicates = duplicates + 1, last_seen = ?
+ WHERE dedupe_key = ? AND payload = ? RETURNING id, status, reply`,
 	stmtAttemptHandled: `UPDATE events SET attempts = attempts + 1, status = 'handled', last_error = '',
  handled_at = ?, reply = ? WHERE id = ?`,
 	stmtAttemptFailed: `UPDATE events SET attempts = attempts + 1, status = 'failed', last_error = ?

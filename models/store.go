@@ -98,6 +98,7 @@ type Store struct {
 	log    *slog.Logger
 
 	bornNotified bool    // Options.BornNotified
+	legacyUntil  int64   // see LegacyUntil; set by Open
 	wdb          *sql.DB // the group-commit writer's pool: one connection on an SQLite file, else sqlDB
 	ids          *idGen
 	w            *writer
@@ -144,6 +145,9 @@ func Open(ctx context.Context, driver, dsn string, opt Options) (*Store, error) 
 	}
 	if err == nil {
 		err = s.migrate(ctx)
+	}
+	if err == nil {
+		err = s.loadLegacyUntil(ctx)
 	}
 	var st *statements
 	if err == nil {
