@@ -98,6 +98,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 	log.Info("pushgate serving", "addr", ln.Addr().String(), "db", cfg.DB.Driver, "dsn", redactDSN(cfg.DB.DSN))
+	for _, a := range app.server.Accounts() {
+		log.Info("wechat account", "name", a.Name, "mode", a.Mode, "path", a.Path, "rotating", a.Rotating,
+			"max_skew", cfg.MaxSkewOrDefault())
+	}
 
 	go func() {
 		n, err := app.server.RecoverReceived(ctx, watermark)
