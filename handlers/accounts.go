@@ -116,16 +116,32 @@ func (s *Server) Accounts() []AccountInfo {
 // accountOf returns the account a /wechat route names: the path's
 // {account}, or the default one on /wechat. nil: unknown, answered 404.
 func (s *Server) accountOf(c *gin.Context) *account {
-	name := c.Param("account")
-	if name == "" {
-		name = configs.DefaultAccount
-	}
+	name := accountName(c)
 	a := s.accounts[name]
 	if a == nil {
 		s.metrics.pushes.inc("unknown_account")
 		plainError(c, http.StatusNotFound, fmt.Sprintf("unknown account %q", name))
 	}
 	return a
+}
+
+// accountName is the account a /wechat route names.
+func accountName(c *gin.Context) string {
+	if name := c.Param("account"); name != "" {
+		return name
+	}
+	return configs.DefaultAccount
+}
+
+// nonceKey is what makes a signed URL single-use within the freshness
+// window: its timestamp, account and nonce, stored unique with the event
+// (models.NewEvent.NonceKey). "" when the window is off. The timestamp has
+// passed fresh, so it is decimal digits.
+func (s *Server) nonceKey(acct *account, q url.Values) string {
+	if s.maxSkew <= 0 {
+		return ""
+	}
+	return strings.TrimSpace(q.Get("timestamp")) + ":" + acct.name + ":" + q.Get("nonce")
 }
 
 // fresh checks the push's timestamp against the freshness window.

@@ -30,7 +30,7 @@ type wire struct {
 	key, appID string
 	// encryptType overrides the encrypt_type parameter ("-" leaves it out).
 	encryptType string
-	stamp       string // "" = now
+	stamp       string // "" = now, "none" = empty
 	nonce       string // "" = a fresh one
 }
 
@@ -40,11 +40,14 @@ var nonces atomic.Int64
 func (ts *testServer) post(t testing.TB, w wire) (int, string) {
 	t.Helper()
 	stamp, nonce := w.stamp, w.nonce
-	if stamp == "" {
+	switch stamp {
+	case "":
 		stamp = strconv.FormatInt(time.Now().Unix(), 10)
+	case "none":
+		stamp = ""
 	}
 	if nonce == "" {
-		nonce = "n" + strconv.FormatInt(nonces.Add(1), 10)
+		nonce = freshNonce()
 	}
 	q := url.Values{"timestamp": {stamp}, "nonce": {nonce}, "signature": {handlers.Signature(w.token, stamp, nonce)}}
 	body := w.body

@@ -106,14 +106,20 @@ func (s *Server) receive(c *gin.Context) {
 		return
 	}
 	meta := events.Describe(e)
-	key := meta.DedupeKey(events.DefaultAccount, payload)
+	key := meta.DedupeKey(acct.name, payload)
+	legacy := ""
+	if acct.name == configs.DefaultAccount {
+		legacy = meta.LegacyKey()
+	}
 	stored := time.Now()
 	expected = false // SaveEvent ends the announcement
 	// The row may commit even if the client goes away meanwhile; wait for
 	// the outcome regardless, so that a committed push is dispatched.
 	saved, err := s.store.SaveEvent(context.WithoutCancel(c.Request.Context()), &models.NewEvent{
 		DedupeKey:  key,
-		LegacyKey:  meta.LegacyKey(),
+		LegacyKey:  legacy,
+		Account:    acct.name,
+		NonceKey:   s.nonceKey(acct, q),
 		Kind:       meta.Kind,
 		MsgType:    meta.MsgType,
 		Event:      meta.Event,
@@ -130,6 +136,11 @@ func (s *Server) receive(c *gin.Context) {
 		Expected:   true,
 	})
 	s.metrics.store.observe(time.Since(stored))
+	if errors.Is(err, models.ErrNonceUsed) {
+		s.metrics.pushes.inc("nonce_used")
+		plainError(c, http.StatusUnauthorized, "nonce already used")
+		return
+	}
 	if err != nil {
 		s.metrics.pushes.inc("store_error")
 		s.log.Error("storing push", "kind", meta.Kind, "err", err)
@@ -317,6 +328,7 @@ func (s *Server) answer(c *gin.Context, reply []byte) {
 func (s *Server) reject(c *gin.Context, status int, reason string, body []byte) {
 	s.metrics.pushes.inc("rejected")
 	err := s.store.SaveRejected(c.Request.Context(), &models.Rejected{
+		Account:     accountName(c),
 		Reason:      reason,
 		Status:      status,
 		Query:       c.Request.URL.RawQuery,

@@ -19,6 +19,15 @@ type NewEvent struct {
 	// Store.LegacyUntil.
 	LegacyKey string
 
+	// Account is the name of the account the push arrived for; "" means
+	// "default".
+	Account string
+	// NonceKey, when set, is unique among stored events: a push under a
+	// NonceKey taken by a push with another DedupeKey is refused with
+	// ErrNonceUsed (the same DedupeKey is an ordinary duplicate). The
+	// receiver sets it to the signed URL's timestamp, account and nonce.
+	NonceKey string
+
 	Kind, MsgType, Event, EventKey string
 	FromUser, ToUser               string
 	CreateTime                     int64
@@ -107,32 +116,74 @@ func (s *Store) applySave(b *batchTx, op *writeOp) error {
 	if found, err := s.bumpLegacy(b, op); found || err != nil {
 		return err
 	}
-	n, err := b.exec(stmtInsertEvent, op.id, e.DedupeKey, e.Kind, e.MsgType, e.Event, e.EventKey,
-		e.FromUser, e.ToUser, e.CreateTime, e.MsgID, e.RequestID, e.Format,
-		e.ReceivedAt, e.ReceivedAt, nullBytes(e.Payload), nullBytes(e.Raw))
-	if err != nil {
-		return err
+	for {
+		n, err := b.exec(stmtInsertEvent, op.id, e.DedupeKey, accountOrDefault(e.Account), e.NonceKey, e.Kind,
+			e.MsgType, e.Event, e.EventKey, e.FromUser, e.ToUser, e.CreateTime, e.MsgID, e.RequestID, e.Format,
+			e.ReceivedAt, e.ReceivedAt, nullBytes(e.Payload), nullBytes(e.Raw))
+		if err != nil {
+			return err
+		}
+		if n == 1 {
+			op.saved = Saved{ID: op.id, Status: StatusReceived}
+			return nil
+		}
+		err = s.settleConflict(b, op)
+		if !errors.Is(err, errIDTaken) {
+			return err
+		}
+		// Another replica took this id in the same millisecond: take a new one.
+		op.renewed = true
+		op.id = s.NewID()
 	}
-	if n == 1 {
-		op.saved = Saved{ID: op.id, Status: StatusReceived}
-		return nil
-	}
+}
+
+// errIDTaken is settleConflict's answer when neither the dedupe key nor the
+// nonce key of a push that was not inserted is taken: its id was.
+var errIDTaken = errors.New("event id taken")
+
+// settleConflict explains why op's event was not inserted: its dedupe key
+// is taken (op is a duplicate of that row, counted as such), its nonce key
+// is taken by another push (errSoft wrapping ErrNonceUsed), or its id is
+// (errIDTaken, once; after a renewal, an error).
+func (s *Store) settleConflict(b *batchTx, op *writeOp) error {
+	e := &op.ev
 	var (
 		id     int64
 		status string
 		reply  []byte
 	)
-	err = b.stmt(stmtBumpDuplicate).QueryRow(e.ReceivedAt, e.DedupeKey).Scan(&id, &status, &reply)
-	if errors.Is(err, sql.ErrNoRows) {
-		// The conflicting row was deleted after the insert saw it.
-		return fmt.Errorf("dedupe key %q: conflicting row vanished", e.DedupeKey)
+	err := b.stmt(stmtBumpDuplicate).QueryRow(e.ReceivedAt, e.DedupeKey).Scan(&id, &status, &reply)
+	if err == nil {
+		// id == op.id only if a retried batch had in fact committed this very row.
+		op.saved = Saved{ID: id, Duplicate: id != op.id, Status: status, Reply: reply}
+		return nil
 	}
-	if err != nil {
+	if !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
-	// id == op.id only if a retried batch had in fact committed this very row.
-	op.saved = Saved{ID: id, Duplicate: id != op.id, Status: status, Reply: reply}
-	return nil
+	if e.NonceKey != "" {
+		var other int64
+		err := b.stmt(stmtNonceTaken).QueryRow(e.NonceKey).Scan(&other)
+		if err == nil {
+			return errSoft{fmt.Errorf("nonce key %q taken by event %d: %w", e.NonceKey, other, ErrNonceUsed)}
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+	}
+	if !op.renewed {
+		return errIDTaken
+	}
+	// The conflicting row was deleted after the insert saw it.
+	return fmt.Errorf("dedupe key %q: conflicting row vanished", e.DedupeKey)
+}
+
+// accountOrDefault stores "" as "default".
+func accountOrDefault(name string) string {
+	if name == "" {
+		return "default"
+	}
+	return name
 }
 
 // Attempt is one dispatch of a stored event, as reported to RecordAttempt.

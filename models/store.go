@@ -33,6 +33,9 @@ var (
 	ErrInvalid = errors.New("invalid argument")
 	// ErrUnsupportedDriver is returned by Open for a driver other than sqlite or postgres.
 	ErrUnsupportedDriver = errors.New("unsupported driver")
+	// ErrNonceUsed is SaveEvent's error for a push whose NonceKey another
+	// stored push, with another dedupe key, holds: a replayed signed URL.
+	ErrNonceUsed = errors.New("nonce already used")
 )
 
 // Driver names accepted by Open and returned by Store.Driver.
