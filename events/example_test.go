@@ -54,3 +54,35 @@ func ExampleMarshal() {
 	// Output:
 	// {"ToUserName":"gh","FromUserName":"u","CreateTime":1,"MsgType":"event","Event":"CLICK","EventKey":"k","MenuId":7}
 }
+
+// Handlers registered on a Mux serve every account; those registered on
+// mux.ForAccount(name) serve that account's events first. pushgate names
+// the account in the handler's context (InfoFrom).
+func ExampleMux_ForAccount() {
+	mux := events.NewMux()
+	events.Handle(mux, func(ctx context.Context, e *events.Click) (events.Reply, error) {
+		info, _ := events.InfoFrom(ctx)
+		fmt.Println("shared handler, account", info.Account)
+		return nil, nil
+	})
+	events.Handle(mux.ForAccount("shop"), func(ctx context.Context, e *events.Click) (events.Reply, error) {
+		fmt.Println("shop's own handler for", e.EventKey)
+		return nil, nil
+	})
+
+	body := []byte(`<xml><ToUserName>gh_1</ToUserName><FromUserName>oUser</FromUserName><CreateTime>1700000000</CreateTime>
+<MsgType>event</MsgType><Event>CLICK</Event><EventKey>BUY</EventKey></xml>`)
+	e, err := events.Decode(body, events.XML)
+	if err != nil {
+		panic(err)
+	}
+	for _, account := range []string{"shop", "blog"} {
+		ctx := events.WithInfo(context.Background(), events.Info{Account: account})
+		if _, err := mux.Dispatch(ctx, e); err != nil {
+			panic(err)
+		}
+	}
+	// Output:
+	// shop's own handler for BUY
+	// shared handler, account blog
+}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/pushgate/pushgate/configs"
+	"github.com/pushgate/pushgate/events"
 )
 
 // account is one configured WeChat account as the receiver uses it: its
@@ -123,6 +125,14 @@ func (s *Server) accountOf(c *gin.Context) *account {
 		plainError(c, http.StatusNotFound, fmt.Sprintf("unknown account %q", name))
 	}
 	return a
+}
+
+// withAccount names the account in the events.Info of a dispatch's
+// context, keeping what else it holds.
+func withAccount(ctx context.Context, account string) context.Context {
+	info, _ := events.InfoFrom(ctx)
+	info.Account = account
+	return events.WithInfo(ctx, info)
 }
 
 // accountName is the account a /wechat route names.

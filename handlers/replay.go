@@ -36,7 +36,7 @@ func (s *Server) Redispatch(ctx context.Context, row *models.Event, replay bool)
 		return out, fmt.Errorf("decoding stored event %d: %w", row.ID, err)
 	}
 	start := time.Now()
-	reply := s.dispatch(ctx, row.ID, e, replay)
+	reply := s.dispatch(withAccount(ctx, row.Account), row.ID, e, replay)
 	out.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 	out.Reply = string(reply)
 	fresh, err := s.store.GetEvent(ctx, row.ID)

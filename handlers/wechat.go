@@ -156,7 +156,7 @@ func (s *Server) receive(c *gin.Context) {
 	for _, o := range s.observers {
 		o.Accepted(c.Request.Context(), saved.ID, e)
 	}
-	s.answer(c, s.seal(sealer, q, s.dispatchWithinBudget(start.Add(s.cfg.ReplyBudget), saved.ID, e)))
+	s.answer(c, s.seal(sealer, q, s.dispatchWithinBudget(start.Add(s.cfg.ReplyBudget), acct.name, saved.ID, e)))
 }
 
 // unseal applies the account's safe-mode policy and returns the push to
@@ -219,12 +219,12 @@ func (s *Server) seal(cr *Crypter, q url.Values, reply []byte) []byte {
 // dispatchWithinBudget runs the handler for a newly stored push and returns
 // its rendered reply; if the handler outlives the reply budget it answers
 // nil ("success") and lets the handler finish and record its outcome.
-func (s *Server) dispatchWithinBudget(deadline time.Time, id int64, e events.Event) []byte {
+func (s *Server) dispatchWithinBudget(deadline time.Time, account string, id int64, e events.Event) []byte {
 	fl := s.inflight.start(id)
 	go func() {
 		var reply []byte
 		defer func() { s.inflight.finish(id, fl, reply) }()
-		reply = s.dispatch(context.Background(), id, e, false)
+		reply = s.dispatch(withAccount(context.Background(), account), id, e, false)
 	}()
 	start := time.Now()
 	defer func() { s.metrics.handler.observe(time.Since(start)) }()
