@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/beevik/etree"
 
@@ -300,6 +301,8 @@ func TestDigestCanonical(t *testing.T) {
 	same := [][2]string{
 		{`{"a":1,"b":{"c":"x","d":[1,2]}}`, `{"b":{"d":[1,2],"c":"x"},"a":1}`},
 		{`{"a":"1"}`, ` { "a" : "1" } `},
+		{`{"a":"\u0041\n"}`, `{"a":"A\n"}`},
+		{`{"\u0062":[{"y":1,"x":2}],"a":{}}`, `{"a":{},"b":[{"x":2,"y":1}]}`},
 	}
 	for _, c := range same {
 		if events.Digest([]byte(c[0])) != events.Digest([]byte(c[1])) {
@@ -314,10 +317,95 @@ func TestDigestCanonical(t *testing.T) {
 		{`{"a":{"b":"c"}}`, `{"a":{"bc":""}}`},
 		{`{"a":true}`, `{"a":false}`},
 		{`{"a":["b","c"]}`, `{"a":["bc"]}`},
+		{`{"a":1,"a":2}`, `{"a":2}`},
+		{`{"a":{}}`, `{"a":[]}`},
+		{`{"a":[[]]}`, `{"a":[]}`},
+		{`{"a":1}`, `{"a":1.0}`},
 	}
 	for _, c := range differ {
 		if events.Digest([]byte(c[0])) == events.Digest([]byte(c[1])) {
 			t.Errorf("Digest(%s) == Digest(%s), want different", c[0], c[1])
+		}
+	}
+}
+
+// FuzzDigest: Digest never panics, is deterministic, and gives a JSON value
+// and its re-encoding by encoding/json (members sorted, escapes resolved)
+// one digest when no object repeats a name.
+func FuzzDigest(f *testing.F) {
+	pushes, err := fixtures.Pushes()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, p := range pushes {
+		e, err := events.Decode(p.Body, events.DetectFormat("", p.Body))
+		if err != nil {
+			continue
+		}
+		payload, _ := events.Marshal(e)
+		f.Add(payload)
+	}
+	f.Add([]byte(`{"a":[1,{"b":"\u00e9"}],"c":null,"d":true}`))
+	f.Add([]byte(`{"a":`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d := events.Digest(b)
+		if d != events.Digest(slices.Clone(b)) {
+			t.Fatalf("Digest(%q) is not deterministic", b)
+		}
+		var v any
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		// (encoding/json replaces invalid UTF-8; Digest keeps the bytes.)
+		if !json.Valid(b) || !utf8.Valid(b) || dec.Decode(&v) != nil || repeatsName(b) {
+			return
+		}
+		again, err := json.Marshal(v)
+		if err != nil {
+			return
+		}
+		if events.Digest(again) != d {
+			t.Errorf("Digest(%s) != Digest(%s), its re-encoding", b, again)
+		}
+	})
+}
+
+// repeatsName reports whether some object of the JSON b repeats a member
+// name (a JSON map keeps one of them).
+func repeatsName(b []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var stack []map[string]bool
+	expectKey := []bool{}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		switch tok := tok.(type) {
+		case json.Delim:
+			switch tok {
+			case '{':
+				stack = append(stack, map[string]bool{})
+				expectKey = append(expectKey, true)
+				continue
+			case '[':
+				stack = append(stack, nil)
+				expectKey = append(expectKey, false)
+				continue
+			default:
+				stack, expectKey = stack[:len(stack)-1], expectKey[:len(expectKey)-1]
+			}
+		case string:
+			if n := len(stack); n > 0 && stack[n-1] != nil && expectKey[n-1] {
+				if stack[n-1][tok] {
+					return true
+				}
+				stack[n-1][tok] = true
+				expectKey[n-1] = false
+				continue
+			}
+		}
+		if n := len(stack); n > 0 && stack[n-1] != nil {
+			expectKey[n-1] = true
 		}
 	}
 }
