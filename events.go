@@ -19,7 +19,7 @@ type filterFlags map[string]*string
 
 func addFilterFlags(fs *flag.FlagSet) filterFlags {
 	f := filterFlags{}
-	for _, name := range []string{"event", "msg_type", "from_user", "to_user", "event_key", "request_id", "status", "since", "until"} {
+	for _, name := range []string{"account", "event", "msg_type", "from_user", "to_user", "event_key", "request_id", "status", "since", "until"} {
 		f[name] = fs.String(strings.ReplaceAll(name, "_", "-"), "", "filter: "+name)
 	}
 	return f
@@ -37,6 +37,7 @@ func (f filterFlags) query() url.Values {
 
 type listedEvent struct {
 	ID         string    `json:"id"`
+	Account    string    `json:"account"`
 	Kind       string    `json:"kind"`
 	Status     string    `json:"status"`
 	FromUser   string    `json:"from_user"`
@@ -66,13 +67,13 @@ func runEventsList(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tKIND\tSTATUS\tFROM\tEVENT_KEY\tATTEMPTS\tDUPS\tRECEIVED\tLAST_ERROR")
+	fmt.Fprintln(tw, "ID\tACCOUNT\tKIND\tSTATUS\tFROM\tEVENT_KEY\tATTEMPTS\tDUPS\tRECEIVED\tLAST_ERROR")
 	for _, r := range rows {
 		var e listedEvent
 		if err := json.Unmarshal(r, &e); err != nil {
 			return err
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", e.ID, e.Kind, e.Status, e.FromUser, e.EventKey,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", e.ID, e.Account, e.Kind, e.Status, e.FromUser, e.EventKey,
 			e.Attempts, e.Duplicates, e.ReceivedAt.Local().Format(time.DateTime), firstLine(e.LastError))
 	}
 	return tw.Flush()

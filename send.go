@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,22 +18,38 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pushgate/pushgate/configs"
 	"github.com/pushgate/pushgate/fixtures"
 	"github.com/pushgate/pushgate/handlers"
 )
 
 // runSend posts signed pushes to a server: the named fixtures (all of them
-// when none is named) or files.
+// when none is named) or files, for one account, each signed with the
+// current time and its own nonce, and sealed when the account is in safe
+// or compat mode.
 func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("send", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	server := fs.String("server", envOr("PUSHGATE_SERVER", "http://127.0.0.1:8080"), "pushgate's base URL (env PUSHGATE_SERVER)")
-	token := fs.String("token", os.Getenv("PUSHGATE_WECHAT_TOKEN"), "WeChat token to sign with (env PUSHGATE_WECHAT_TOKEN)")
+	token := fs.String("token", "", "WeChat token to sign with (default: the account's, from --config and PUSHGATE_WECHAT_*)")
+	account := fs.String("account", configs.DefaultAccount, "account to post for: /wechat/NAME, signed (and sealed) with its credentials")
+	configPath := fs.String("config", "", "YAML config `file` whose accounts list holds the account")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *token == "" {
-		return fmt.Errorf("send needs the WeChat token: --token or PUSHGATE_WECHAT_TOKEN")
+	acct, err := sendAccount(*configPath, *account, *token)
+	if err != nil {
+		return err
+	}
+	var sealer *handlers.Crypter
+	if acct.AESKey != "" && acct.Mode != configs.ModePlain {
+		if sealer, err = handlers.NewCrypter(acct.Token, acct.AESKey, acct.AppID); err != nil {
+			return fmt.Errorf("account %s: %w", acct.Name, err)
+		}
+	}
+	path := "/wechat"
+	if acct.Name != configs.DefaultAccount {
+		path += "/" + acct.Name
 	}
 	pushes, err := fixtures.Pushes()
 	if err != nil {
@@ -71,8 +88,18 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		nonceBytes := make([]byte, 8)
 		_, _ = rand.Read(nonceBytes)
 		nonce := hex.EncodeToString(nonceBytes)
-		q := url.Values{"timestamp": {ts}, "nonce": {nonce}, "signature": {handlers.Signature(*token, ts, nonce)}}
-		req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(*server, "/")+"/wechat?"+q.Encode(), bytes.NewReader(it.body))
+		q := url.Values{"timestamp": {ts}, "nonce": {nonce}, "signature": {handlers.Signature(acct.Token, ts, nonce)}}
+		body := it.body
+		if sealer != nil {
+			var enc string
+			body, enc = sealer.SealPush(it.body, "")
+			if it.format == "json" { // a JSON push travels in a JSON envelope
+				body, _ = json.Marshal(map[string]string{"ToUserName": "", "Encrypt": enc})
+			}
+			q.Set("encrypt_type", "aes")
+			q.Set("msg_signature", handlers.MsgSignature(acct.Token, ts, nonce, enc))
+		}
+		req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(*server, "/")+path+"?"+q.Encode(), bytes.NewReader(body))
 		if err != nil {
 			return err
 		}
@@ -110,6 +137,38 @@ func sendOutcome(sent, failed, unauthorized int) error {
 			"serve --dev prints it as development PUSHGATE_WECHAT_TOKEN=..., not the admin or API token)", unauthorized)
 	}
 	return errors.New(msg)
+}
+
+// sendAccount finds the account to send for: in the config file's
+// accounts list or, for "default", the wechat settings, both overridden by
+// the PUSHGATE_WECHAT_* environment; token, when given, signs instead of
+// the account's token.
+func sendAccount(configPath, name, token string) (configs.Account, error) {
+	cfg := &configs.Config{}
+	if configPath != "" {
+		if err := configs.LoadFile(configPath, cfg); err != nil {
+			return configs.Account{}, err
+		}
+	}
+	if err := configs.ApplyEnv(cfg, os.Getenv); err != nil {
+		return configs.Account{}, err
+	}
+	if token != "" && name == configs.DefaultAccount {
+		cfg.WeChat.Token = token
+	}
+	acct, ok := cfg.Account(name)
+	switch {
+	case !ok && token != "":
+		acct = configs.Account{Name: name, Token: token, Mode: configs.ModePlain}
+	case !ok && name == configs.DefaultAccount:
+		return acct, errors.New("send needs the WeChat token: --token, PUSHGATE_WECHAT_TOKEN or wechat.token in --config")
+	case !ok:
+		return acct, fmt.Errorf("account %q is not configured (accounts in --config)", name)
+	}
+	if token != "" {
+		acct.Token = token
+	}
+	return acct, nil
 }
 
 func envOr(k, def string) string {

@@ -210,6 +210,10 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 	s.log.Info("pushgate serving", "addr", ln.Addr().String(), "db", s.cfg.DB.Driver, "dsn", redactDSN(s.cfg.DB.DSN))
+	for _, a := range s.server.Accounts() {
+		s.log.Info("wechat account", "name", a.Name, "mode", a.Mode, "path", a.Path, "rotating", a.Rotating,
+			"max_skew", s.cfg.MaxSkewOrDefault())
+	}
 
 	select {
 	case err := <-serveErr:

@@ -141,7 +141,7 @@ func TestResultRebuiltFromPush(t *testing.T) {
 		}
 		m := events.Describe(push)
 		_, err = e.store.SaveEvent(ctx, &models.NewEvent{
-			DedupeKey: m.DedupeKey(), Kind: m.Kind, MsgType: m.MsgType, Event: m.Event,
+			DedupeKey: m.DedupeKey(events.DefaultAccount, payload), Kind: m.Kind, MsgType: m.MsgType, Event: m.Event,
 			RequestID: m.RequestID, Format: "json", Payload: payload,
 		})
 		if err != nil {

@@ -86,7 +86,7 @@ func awaitRound(b *testing.B, ctx context.Context, e env, round int) (float64, [
 				m := events.Describe(push)
 				pushedAt[i].Store(time.Now().UnixNano())
 				saved, err := e.store.SaveEvent(ctx, &models.NewEvent{
-					DedupeKey: m.DedupeKey(), Kind: m.Kind, MsgType: m.MsgType, Event: m.Event,
+					DedupeKey: m.DedupeKey(events.DefaultAccount, payload), Kind: m.Kind, MsgType: m.MsgType, Event: m.Event,
 					FromUser: m.FromUser, ToUser: m.ToUser, CreateTime: m.CreateTime,
 					RequestID: m.RequestID, Format: "json", Payload: payload,
 				})

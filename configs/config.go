@@ -37,6 +37,7 @@ const (
 	defaultQueueSize       = 100
 	defaultScanPeriod      = 120 * time.Second
 	defaultFetchSize       = 100
+	defaultMaxSkew         = 5 * time.Minute
 )
 
 // defaultSchedule is the notify retry schedule of seed 003.
@@ -69,8 +70,14 @@ type Config struct {
 
 	// DB is the event store.
 	DB DB `yaml:"db"`
-	// WeChat holds the platform credentials that prove pushes genuine.
+	// WeChat holds the platform credentials that prove pushes genuine: those
+	// of the account named "default", served on /wechat, and the settings
+	// every account shares.
 	WeChat WeChat `yaml:"wechat"`
+	// Accounts are more accounts served on one receiver, each on
+	// /wechat/{name}. File only. Use [Config.WeChatAccounts] for the list
+	// with the default account first and modes resolved.
+	Accounts []Account `yaml:"accounts"`
 
 	// AdminToken is the bearer token of the admin routes; empty means they
 	// refuse every request. At least 8 characters. PUSHGATE_ADMIN_TOKEN.
@@ -101,15 +108,118 @@ type DB struct {
 	Retention time.Duration `yaml:"retention"`
 }
 
-// WeChat holds the platform credentials.
+// WeChat holds the credentials of the default account and the freshness
+// window of every account.
 type WeChat struct {
-	// Token signs every push; required. PUSHGATE_WECHAT_TOKEN.
+	// Token signs every push; required unless Accounts lists accounts.
+	// PUSHGATE_WECHAT_TOKEN.
 	Token string `yaml:"token"`
 	// AppID is the official account's app id. PUSHGATE_WECHAT_APPID.
 	AppID string `yaml:"app_id"`
 	// AESKey is the EncodingAESKey, exactly 43 characters of [A-Za-z0-9+/];
 	// empty turns safe mode (encrypted pushes) off. PUSHGATE_WECHAT_AES_KEY.
 	AESKey string `yaml:"aes_key"`
+	// Mode is the safe-mode policy: plain, compat or safe (see
+	// [Account.Mode]); empty means safe when AESKey is set, else plain.
+	// PUSHGATE_WECHAT_MODE.
+	Mode string `yaml:"mode"`
+	// PreviousToken is the token before the last change in WeChat's
+	// console: a push signed with it is still accepted, and counted.
+	// PUSHGATE_WECHAT_PREVIOUS_TOKEN.
+	PreviousToken string `yaml:"previous_token"`
+	// PreviousAESKey is the EncodingAESKey before the last change: a push
+	// sealed with it is still opened, and counted.
+	// PUSHGATE_WECHAT_PREVIOUS_AES_KEY.
+	PreviousAESKey string `yaml:"previous_aes_key"`
+	// MaxSkew is the freshness window of every account: a push whose
+	// timestamp is further than this from the server's clock is refused,
+	// and a (timestamp, nonce) pair seen within it cannot carry another
+	// body. 0 turns both checks off. PUSHGATE_WECHAT_MAX_SKEW; default 5m.
+	MaxSkew *time.Duration `yaml:"max_skew"`
+}
+
+// Safe-mode policies of an account (WeChat's 明文模式, 兼容模式, 安全模式).
+const (
+	// ModePlain accepts plaintext pushes only.
+	ModePlain = "plain"
+	// ModeCompat accepts plaintext pushes and opens sealed ones.
+	ModeCompat = "compat"
+	// ModeSafe accepts sealed pushes only: a plaintext one is refused (401).
+	ModeSafe = "safe"
+)
+
+// Account is one WeChat account served on /wechat/{Name}.
+type Account struct {
+	// Name names the account in routes, stored rows and filters: 1 to 64
+	// characters of a-z, 0-9, "_" and "-".
+	Name string `yaml:"name"`
+	// Token signs its pushes; required.
+	Token string `yaml:"token"`
+	// AppID is its app id, checked inside sealed pushes when set.
+	AppID string `yaml:"app_id"`
+	// AESKey is its EncodingAESKey (43 characters); needed by compat and
+	// safe modes.
+	AESKey string `yaml:"aes_key"`
+	// Mode is plain, compat or safe; empty means safe when AESKey is set,
+	// else plain.
+	Mode string `yaml:"mode"`
+	// PreviousToken and PreviousAESKey are the values before the last
+	// change in WeChat's console, still accepted so that no push is lost
+	// while the console and pushgate are updated.
+	PreviousToken  string `yaml:"previous_token"`
+	PreviousAESKey string `yaml:"previous_aes_key"`
+}
+
+// ResolvedMode returns a's Mode, or its default: safe when an AESKey is
+// set, else plain.
+func (a Account) ResolvedMode() string {
+	switch {
+	case a.Mode != "":
+		return a.Mode
+	case a.AESKey != "":
+		return ModeSafe
+	}
+	return ModePlain
+}
+
+// DefaultAccount is the name of the account the wechat settings (and the
+// PUSHGATE_WECHAT_* variables) configure, served on /wechat.
+const DefaultAccount = "default"
+
+// WeChatAccounts returns every account: the default one (when its token is
+// set) first, then Accounts, each with its Mode resolved. The result shares
+// no memory with c.
+func (c *Config) WeChatAccounts() []Account {
+	var out []Account
+	if c.WeChat.Token != "" {
+		out = append(out, Account{
+			Name: DefaultAccount, Token: c.WeChat.Token, AppID: c.WeChat.AppID, AESKey: c.WeChat.AESKey,
+			Mode: c.WeChat.Mode, PreviousToken: c.WeChat.PreviousToken, PreviousAESKey: c.WeChat.PreviousAESKey,
+		})
+	}
+	out = append(out, c.Accounts...)
+	for i := range out {
+		out[i].Mode = out[i].ResolvedMode()
+	}
+	return out
+}
+
+// Account returns the account named name, resolved as by WeChatAccounts.
+func (c *Config) Account(name string) (Account, bool) {
+	for _, a := range c.WeChatAccounts() {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return Account{}, false
+}
+
+// MaxSkewOrDefault returns WeChat.MaxSkew, or its default when unset.
+func (c *Config) MaxSkewOrDefault() time.Duration {
+	if c.WeChat.MaxSkew == nil {
+		return defaultMaxSkew
+	}
+	return *c.WeChat.MaxSkew
 }
 
 // Results configures how long stored results stay retrievable.
@@ -225,6 +335,10 @@ func (c *Config) SetDefaults() {
 	setZero(&c.Notify.FetchSize, defaultFetchSize)
 	if c.PublicURL == "" {
 		c.PublicURL = publicURLFor(c.Addr)
+	}
+	if c.WeChat.MaxSkew == nil {
+		d := defaultMaxSkew
+		c.WeChat.MaxSkew = &d
 	}
 }
 

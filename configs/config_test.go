@@ -23,6 +23,8 @@ func want() *configs.Config {
 		Results:         configs.Results{Validity: 24 * time.Hour, MaxWait: 300 * time.Second},
 		Sync:            configs.Sync{DefaultTimeout: 60 * time.Second, MaxTimeout: 300 * time.Second},
 	}
+	skew := 5 * time.Minute
+	c.WeChat.MaxSkew = &skew
 	c.Notify = configs.Notify{
 		Schedule: []time.Duration{
 			2 * time.Minute, 10 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour,

@@ -36,6 +36,20 @@ var settings = []setting{
 	{"wechat token", "PUSHGATE_WECHAT_TOKEN", "wechat-token", str(func(c *Config) *string { return &c.WeChat.Token })},
 	{"wechat app id", "PUSHGATE_WECHAT_APPID", "wechat-appid", str(func(c *Config) *string { return &c.WeChat.AppID })},
 	{"wechat aes key", "PUSHGATE_WECHAT_AES_KEY", "wechat-aes-key", str(func(c *Config) *string { return &c.WeChat.AESKey })},
+	{"wechat mode", "PUSHGATE_WECHAT_MODE", "wechat-mode", str(func(c *Config) *string { return &c.WeChat.Mode })},
+	{"wechat previous token", "PUSHGATE_WECHAT_PREVIOUS_TOKEN", "", str(func(c *Config) *string { return &c.WeChat.PreviousToken })},
+	{"wechat previous aes key", "PUSHGATE_WECHAT_PREVIOUS_AES_KEY", "", str(func(c *Config) *string { return &c.WeChat.PreviousAESKey })},
+	{"wechat max skew", "PUSHGATE_WECHAT_MAX_SKEW", "wechat-max-skew", func(c *Config, v string) error {
+		d, err := parseDuration(v)
+		if strings.TrimSpace(v) == "0" {
+			d, err = 0, nil
+		}
+		if err != nil {
+			return err
+		}
+		c.WeChat.MaxSkew = &d
+		return nil
+	}},
 	{"admin token", "PUSHGATE_ADMIN_TOKEN", "admin-token", str(func(c *Config) *string { return &c.AdminToken })},
 	{"api token", "PUSHGATE_API_TOKEN", "api-token", str(func(c *Config) *string { return &c.APIToken })},
 	{"result validity", "PUSHGATE_RESULT_VALIDITY", "", dur(func(c *Config) *time.Duration { return &c.Results.Validity })},

@@ -33,12 +33,24 @@ var (
 // count or duration is reported, not defaulted.
 func (c *Config) Validate() error {
 	var p problems
-	if c.WeChat.Token == "" {
+	if c.WeChat.Token == "" && len(c.Accounts) == 0 {
 		p.add("PUSHGATE_WECHAT_TOKEN", "is required")
 	}
-	if k := c.WeChat.AESKey; k != "" && (len(k) != 43 || strings.Trim(k, aesAlphabet) != "") {
+	if k := c.WeChat.AESKey; k != "" && !validAESKey(k) {
 		p.add("PUSHGATE_WECHAT_AES_KEY", "must be exactly 43 characters of A-Z, a-z, 0-9, + and / (got %d characters)", len(k))
 	}
+	if k := c.WeChat.PreviousAESKey; k != "" && !validAESKey(k) {
+		p.add("PUSHGATE_WECHAT_PREVIOUS_AES_KEY", "must be exactly 43 characters of A-Z, a-z, 0-9, + and / (got %d characters)", len(k))
+	}
+	if m := c.WeChat.Mode; m != "" && !slices.Contains(modes, m) {
+		p.add("PUSHGATE_WECHAT_MODE", "must be plain, compat or safe, got %q", m)
+	} else if (m == ModeCompat || m == ModeSafe) && c.WeChat.AESKey == "" {
+		p.add("PUSHGATE_WECHAT_MODE", "%s needs an EncodingAESKey (PUSHGATE_WECHAT_AES_KEY)", m)
+	}
+	if c.WeChat.MaxSkew != nil && *c.WeChat.MaxSkew < 0 {
+		p.add("PUSHGATE_WECHAT_MAX_SKEW", "must not be negative (0 turns the check off), got %s", *c.WeChat.MaxSkew)
+	}
+	p.validateAccounts(c)
 	if !slices.Contains(dbDrivers, c.DB.Driver) {
 		p.add("PUSHGATE_DB_DRIVER", "must be sqlite or postgres, got %q", c.DB.Driver)
 	}
@@ -86,6 +98,53 @@ func (c *Config) Validate() error {
 
 // aesAlphabet is the alphabet of an EncodingAESKey.
 const aesAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+// modes are the safe-mode policies.
+var modes = []string{ModePlain, ModeCompat, ModeSafe}
+
+func validAESKey(k string) bool { return len(k) == 43 && strings.Trim(k, aesAlphabet) == "" }
+
+// validAccountName reports whether name is 1 to 64 characters of a-z, 0-9,
+// "_" and "-".
+func validAccountName(name string) bool {
+	return name != "" && len(name) <= 64 && strings.Trim(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") == ""
+}
+
+// validateAccounts checks the accounts list.
+func (p *problems) validateAccounts(c *Config) {
+	seen := map[string]bool{}
+	if c.WeChat.Token != "" {
+		seen[DefaultAccount] = true
+	}
+	for i, a := range c.Accounts {
+		name := fmt.Sprintf("account %d (%q)", i+1, a.Name)
+		at := func(format string, args ...any) {
+			*p = append(*p, fmt.Errorf("%s: %s (accounts in the config file)", name, fmt.Sprintf(format, args...)))
+		}
+		switch {
+		case !validAccountName(a.Name):
+			at("name must be 1 to 64 characters of a-z, 0-9, _ and -")
+		case seen[a.Name] && a.Name == DefaultAccount:
+			at("the account default is the wechat settings (PUSHGATE_WECHAT_*); list it here only when those are empty")
+		case seen[a.Name]:
+			at("name is given twice")
+		}
+		seen[a.Name] = true
+		if a.Token == "" {
+			at("token is required")
+		}
+		for _, k := range []struct{ field, v string }{{"aes_key", a.AESKey}, {"previous_aes_key", a.PreviousAESKey}} {
+			if k.v != "" && !validAESKey(k.v) {
+				at("%s must be exactly 43 characters of A-Z, a-z, 0-9, + and / (got %d characters)", k.field, len(k.v))
+			}
+		}
+		if a.Mode != "" && !slices.Contains(modes, a.Mode) {
+			at("mode must be plain, compat or safe, got %q", a.Mode)
+		} else if (a.Mode == ModeCompat || a.Mode == ModeSafe) && a.AESKey == "" {
+			at("mode %s needs an aes_key", a.Mode)
+		}
+	}
+}
 
 // validateSync checks the sync settings.
 func (p *problems) validateSync(s *Sync) {

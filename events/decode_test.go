@@ -20,7 +20,7 @@ func Golden(e events.Event) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return fixtures.RenderGolden(e.Kind(), events.Describe(e).DedupeKey(), payload)
+	return fixtures.RenderGolden(e.Kind(), events.Describe(e).DedupeKey(events.DefaultAccount, payload), payload)
 }
 
 func TestDecodeFixtures(t *testing.T) {
@@ -235,10 +235,11 @@ func FuzzDecode(f *testing.F) {
 				}
 				continue
 			}
-			if _, err := events.Marshal(e); err != nil {
+			payload, err := events.Marshal(e)
+			if err != nil {
 				t.Fatalf("Marshal(%T) after Decode: %v", e, err)
 			}
-			_ = events.Describe(e).DedupeKey()
+			_ = events.Describe(e).DedupeKey(events.DefaultAccount, payload)
 		}
 	})
 }

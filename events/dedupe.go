@@ -1,6 +1,7 @@
 package events
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -70,17 +71,74 @@ func extraText(v any) string {
 	return ""
 }
 
-// DedupeKey is the key under which WeChat's retries of one push collide:
-// "m:" and the MsgId when there is one; "r:" and the RequestID for async
-// results; else "t:" and CreateTime|ToUserName|FromUserName|MsgType|Event|
-// EventKey, as WeChat recommends. The time leads, so keys of pushes that
-// arrive together sort together.
-func (m Meta) DedupeKey() string {
+// DefaultAccount is the name of the account the /wechat route serves, and
+// of the account the PUSHGATE_WECHAT_* settings configure.
+const DefaultAccount = "default"
+
+// DedupeKey is the key under which the platform's retries of one push,
+// arrived for account, collide, and under which two pushes that differ in
+// any field never do:
+//
+//   - "m:" and the MsgId (MsgID) when the push has one;
+//   - "r:" and the RequestID of an async result;
+//   - else "d:", the CreateTime as 10 digits, ":" and the hex SHA-256 of
+//     the whole decoded push (see [Digest]).
+//
+// payload is the push as [Marshal] encodes it. A retry re-sends the same
+// message, so it gets the same key however its elements are ordered and
+// however it is encrypted. The CreateTime leads digest keys so that keys of
+// pushes that arrive together sort together: the unique index then inserts
+// at its end. Keys of an account other than [DefaultAccount] are the
+// account's name, "/" and the key.
+func (m Meta) DedupeKey(account string, payload []byte) string {
+	var b []byte
+	if account != DefaultAccount && account != "" {
+		b = make([]byte, 0, len(account)+1+77)
+		b = append(b, account...)
+		b = append(b, '/')
+	}
 	switch {
 	case m.MsgID != "":
-		return "m:" + m.MsgID
+		return string(append(append(b, "m:"...), m.MsgID...))
 	case m.RequestID != "":
-		return "r:" + m.RequestID
+		return string(append(append(b, "r:"...), m.RequestID...))
+	}
+	if b == nil {
+		b = make([]byte, 0, 77)
+	}
+	b = append(b, "d:"...)
+	b = appendPadded(b, m.CreateTime, 10)
+	b = append(b, ':')
+	sum := Digest(payload)
+	b = hex.AppendEncode(b, sum[:])
+	return string(b)
+}
+
+// appendPadded appends n in decimal, zero-padded to width digits when it is
+// not negative.
+func appendPadded(b []byte, n int64, width int) []byte {
+	if n >= 0 {
+		for d, p := 1, int64(10); d < width; d, p = d+1, p*10 {
+			if n < p {
+				for range width - d {
+					b = append(b, '0')
+				}
+				break
+			}
+		}
+	}
+	return strconv.AppendInt(b, n, 10)
+}
+
+// LegacyKey is the dedupe key of pushgate versions before the whole-push
+// digest, for a push without MsgId or RequestID: "t:" and CreateTime,
+// ToUserName, FromUserName, MsgType, Event and EventKey joined with "|". It
+// merged distinct pushes; the store still looks rows up by it so that a
+// retry of a push stored before an upgrade is recognised. "" when the push
+// has a MsgId or RequestID (their keys did not change).
+func (m Meta) LegacyKey() string {
+	if m.MsgID != "" || m.RequestID != "" {
+		return ""
 	}
 	var b strings.Builder
 	b.Grow(24 + len(m.ToUser) + len(m.FromUser) + len(m.MsgType) + len(m.Event) + len(m.EventKey))

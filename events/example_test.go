@@ -27,10 +27,14 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(e.Kind(), events.Describe(e).DedupeKey())
+	payload, err := events.Marshal(e)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(e.Kind(), events.Describe(e).DedupeKey(events.DefaultAccount, payload))
 	fmt.Println(string(events.Render(reply, e.Head(), time.Unix(1700000000, 0))))
 	// Output:
-	// event.CLICK t:123456789|gh_1|oUser|event|CLICK|V1001_GOOD
+	// event.CLICK d:0123456789:2114194a133105ea1b4424edafacdbc8c6985b1a3d1e80eae7c6ab5bab1f578e
 	// <xml><ToUserName><![CDATA[oUser]]></ToUserName><FromUserName><![CDATA[gh_1]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[you clicked V1001_GOOD]]></Content></xml>
 }
 
@@ -79,4 +83,36 @@ func ExampleDecode_openPlatform() {
 	fmt.Println(e.Kind(), t.ComponentVerifyTicket, m.ToUser, m.Event, m.CreateTime)
 	// Output:
 	// component.component_verify_ticket ticket@@@abc wx_platform component_verify_ticket 1413192605
+}
+
+// Handlers registered on a Mux serve every account; those registered on
+// mux.ForAccount(name) serve that account's events first. pushgate names
+// the account in the handler's context (InfoFrom).
+func ExampleMux_ForAccount() {
+	mux := events.NewMux()
+	events.Handle(mux, func(ctx context.Context, e *events.Click) (events.Reply, error) {
+		info, _ := events.InfoFrom(ctx)
+		fmt.Println("shared handler, account", info.Account)
+		return nil, nil
+	})
+	events.Handle(mux.ForAccount("shop"), func(ctx context.Context, e *events.Click) (events.Reply, error) {
+		fmt.Println("shop's own handler for", e.EventKey)
+		return nil, nil
+	})
+
+	body := []byte(`<xml><ToUserName>gh_1</ToUserName><FromUserName>oUser</FromUserName><CreateTime>1700000000</CreateTime>
+<MsgType>event</MsgType><Event>CLICK</Event><EventKey>BUY</EventKey></xml>`)
+	e, err := events.Decode(body, events.XML)
+	if err != nil {
+		panic(err)
+	}
+	for _, account := range []string{"shop", "blog"} {
+		ctx := events.WithInfo(context.Background(), events.Info{Account: account})
+		if _, err := mux.Dispatch(ctx, e); err != nil {
+			panic(err)
+		}
+	}
+	// Output:
+	// shop's own handler for BUY
+	// shared handler, account blog
 }

@@ -48,6 +48,8 @@ type Mux struct {
 	handlers   map[string]Handler
 	fallback   Handler
 	middleware []Middleware
+	accounts   map[string]*Mux // ForAccount's
+	account    string          // the account of a Mux made by ForAccount
 }
 
 // NewMux returns an empty Mux.
@@ -112,20 +114,23 @@ func (m *Mux) Handles(kind string) bool {
 	return ok || m.fallback != nil
 }
 
-// Dispatch runs the handler for e's kind, wrapped in the middleware. With
-// no handler and no fallback it returns an error wrapping ErrNoHandler.
+// Dispatch runs the handler for e's kind, wrapped in the middleware: the
+// handler of the account ctx's Info names when it has one (see ForAccount),
+// else m's own. With no handler and no fallback it returns an error
+// wrapping ErrNoHandler.
 func (m *Mux) Dispatch(ctx context.Context, e Event) (Reply, error) {
-	h, ok := m.handlers[e.Kind()]
-	if !ok {
-		if m.fallback == nil {
-			return nil, fmt.Errorf("%w %q", ErrNoHandler, e.Kind())
+	h := m.accountHandler(ctx, e.Kind())
+	if h == nil {
+		var ok bool
+		h, ok = m.handlers[e.Kind()]
+		if !ok {
+			if m.fallback == nil {
+				return nil, fmt.Errorf("%w %q", ErrNoHandler, e.Kind())
+			}
+			h = m.fallback
 		}
-		h = m.fallback
 	}
-	for i := len(m.middleware) - 1; i >= 0; i-- {
-		h = m.middleware[i](h)
-	}
-	return h.Handle(ctx, e)
+	return m.wrap(h).Handle(ctx, e)
 }
 
 // Kinds returns the kinds that have a handler of their own, sorted (the

@@ -131,3 +131,66 @@ func TestRenderReplies(t *testing.T) {
 		}
 	}
 }
+
+// TestMuxForAccount: an account's handlers are consulted first for its
+// events, inside the shared middleware; other accounts, and events without
+// Info, get the shared handlers.
+func TestMuxForAccount(t *testing.T) {
+	t.Parallel()
+	mux := events.NewMux()
+	var trail []string
+	mux.Use(func(next events.Handler) events.Handler {
+		return events.HandlerFunc(func(ctx context.Context, e events.Event) (events.Reply, error) {
+			trail = append(trail, "shared-mw")
+			return next.Handle(ctx, e)
+		})
+	})
+	events.Handle(mux, func(ctx context.Context, e *events.Click) (events.Reply, error) {
+		return events.Text("shared"), nil
+	})
+	shop := mux.ForAccount("shop")
+	if mux.ForAccount("shop") != shop {
+		t.Fatal("ForAccount(shop) twice returned two Muxes")
+	}
+	shop.Use(func(next events.Handler) events.Handler {
+		return events.HandlerFunc(func(ctx context.Context, e events.Event) (events.Reply, error) {
+			trail = append(trail, "shop-mw")
+			return next.Handle(ctx, e)
+		})
+	})
+	events.Handle(shop, func(ctx context.Context, e *events.Click) (events.Reply, error) {
+		return events.Text("shop"), nil
+	})
+	mux.ForAccount("blog") // no handlers: the shared ones serve it
+	tests := []struct {
+		ctx   context.Context
+		want  string
+		trail []string
+	}{
+		{events.WithInfo(context.Background(), events.Info{Account: "shop"}), "shop", []string{"shared-mw", "shop-mw"}},
+		{events.WithInfo(context.Background(), events.Info{Account: "blog"}), "shared", []string{"shared-mw"}},
+		{events.WithInfo(context.Background(), events.Info{Account: "default"}), "shared", []string{"shared-mw"}},
+		{context.Background(), "shared", []string{"shared-mw"}},
+	}
+	for _, tt := range tests {
+		trail = nil
+		r, err := mux.Dispatch(tt.ctx, click(t))
+		info, _ := events.InfoFrom(tt.ctx)
+		if err != nil || r != events.Text(tt.want) {
+			t.Errorf("Dispatch(account %q) = %v, %v; want the %s handler", info.Account, r, err, tt.want)
+		}
+		if strings.Join(trail, ",") != strings.Join(tt.trail, ",") {
+			t.Errorf("Dispatch(account %q) ran %v, want %v", info.Account, trail, tt.trail)
+		}
+	}
+	for _, bad := range []func(){func() { mux.ForAccount("") }, func() { shop.ForAccount("x") }} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Error("ForAccount did not panic")
+				}
+			}()
+			bad()
+		}()
+	}
+}

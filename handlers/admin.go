@@ -16,6 +16,7 @@ import (
 // are 64-bit and would lose digits as JSON numbers in JavaScript.
 type eventView struct {
 	ID         string          `json:"id"`
+	Account    string          `json:"account"`
 	DedupeKey  string          `json:"dedupe_key"`
 	Kind       string          `json:"kind"`
 	MsgType    string          `json:"msg_type"`
@@ -53,7 +54,7 @@ func viewEvent(e *models.Event) eventView {
 		payload = json.RawMessage("null")
 	}
 	return eventView{
-		ID: strconv.FormatInt(e.ID, 10), DedupeKey: e.DedupeKey, Kind: e.Kind, MsgType: e.MsgType,
+		ID: strconv.FormatInt(e.ID, 10), Account: e.Account, DedupeKey: e.DedupeKey, Kind: e.Kind, MsgType: e.MsgType,
 		Event: e.Event, EventKey: e.EventKey, FromUser: e.FromUser, ToUser: e.ToUser,
 		CreateTime: e.CreateTime, MsgID: e.MsgID, RequestID: e.RequestID, Status: e.Status,
 		Attempts: e.Attempts, Duplicates: e.Duplicates, ReceivedAt: e.ReceivedAt, LastSeen: e.LastSeen,
@@ -65,6 +66,7 @@ func viewEvent(e *models.Event) eventView {
 // eventFilter is the filter of GET /v1/events and the body of POST
 // /v1/replay.
 type eventFilter struct {
+	Account   string `json:"account" form:"account"`
 	Event     string `json:"event" form:"event"`
 	MsgType   string `json:"msg_type" form:"msg_type"`
 	FromUser  string `json:"from_user" form:"from_user"`
@@ -107,7 +109,7 @@ func (f eventFilter) model() (models.EventFilter, error) {
 		errs = append(errs, errors.New("limit must be between 1 and 500"))
 	}
 	return models.EventFilter{
-		Event: f.Event, MsgType: f.MsgType, FromUser: f.FromUser, ToUser: f.ToUser,
+		Account: f.Account, Event: f.Event, MsgType: f.MsgType, FromUser: f.FromUser, ToUser: f.ToUser,
 		EventKey: f.EventKey, RequestID: f.RequestID, Status: f.Status,
 		Since: since, Until: until, Limit: f.Limit, Cursor: f.Cursor,
 	}, errors.Join(errs...)
@@ -185,13 +187,15 @@ func (s *Server) listRejected(c *gin.Context) {
 		}
 		limit = n
 	}
-	rows, next, err := s.store.ListRejected(c.Request.Context(), limit, c.Query("cursor"))
+	rows, next, err := s.store.ListRejectedBy(c.Request.Context(),
+		models.RejectedFilter{Account: c.Query("account"), Limit: limit, Cursor: c.Query("cursor")})
 	if err != nil {
 		s.storeError(c, err)
 		return
 	}
 	type rejectedView struct {
 		ID          string    `json:"id"`
+		Account     string    `json:"account"`
 		ReceivedAt  time.Time `json:"received_at"`
 		Status      int       `json:"status"`
 		Reason      string    `json:"reason"`
@@ -202,7 +206,7 @@ func (s *Server) listRejected(c *gin.Context) {
 	}
 	out := make([]rejectedView, len(rows))
 	for i, r := range rows {
-		out[i] = rejectedView{strconv.FormatInt(r.ID, 10), r.ReceivedAt, r.Status, r.Reason, r.Query, r.RemoteAddr, r.ContentType, string(r.Raw)}
+		out[i] = rejectedView{strconv.FormatInt(r.ID, 10), r.Account, r.ReceivedAt, r.Status, r.Reason, r.Query, r.RemoteAddr, r.ContentType, string(r.Raw)}
 	}
 	c.JSON(http.StatusOK, gin.H{"rejected": out, "next_cursor": next})
 }

@@ -161,7 +161,7 @@ func TestRecoverReceived(t *testing.T) {
 		}
 		payload, _ := events.Marshal(e)
 		m := events.Describe(e)
-		_, err = ts.store.SaveEvent(ctx, &models.NewEvent{DedupeKey: m.DedupeKey(), Kind: m.Kind, MsgType: m.MsgType,
+		_, err = ts.store.SaveEvent(ctx, &models.NewEvent{DedupeKey: m.DedupeKey(events.DefaultAccount, payload), Kind: m.Kind, MsgType: m.MsgType,
 			Event: m.Event, FromUser: m.FromUser, ToUser: m.ToUser, CreateTime: m.CreateTime, Format: p.Format,
 			Payload: payload, Raw: p.Body})
 		if err != nil {

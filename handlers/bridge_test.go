@@ -153,8 +153,8 @@ func (bs *bridgeServer) pushResult(t *testing.T, requestID, data string) {
 		"CreateTime": 1603439487, "MsgType": "event", "Event": "servicemarket_async_api_result",
 		"Api": "api_name", "Data": data, "RequestID": requestID, "Service": "wx10427c80e0ae4c1d",
 	})
-	stamp := strconv.FormatInt(time.Now().Unix(), 10)
-	q := url.Values{"timestamp": {stamp}, "nonce": {"n"}, "signature": {handlers.Signature(testToken, stamp, "n")}}
+	stamp, nonce := strconv.FormatInt(time.Now().Unix(), 10), freshNonce()
+	q := url.Values{"timestamp": {stamp}, "nonce": {nonce}, "signature": {handlers.Signature(testToken, stamp, nonce)}}
 	resp, err := http.Post(bs.URL+"/wechat?"+q.Encode(), "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -464,8 +464,8 @@ func longPollRound(b *testing.B, n int) {
 					"Api": "api_name", "Data": `{"result":"hello world"}`, "RequestID": fmt.Sprintf("lp-%06d", i),
 					"Service": "wx10427c80e0ae4c1d",
 				})
-				stamp := strconv.FormatInt(time.Now().Unix(), 10)
-				q := url.Values{"timestamp": {stamp}, "nonce": {"n"}, "signature": {handlers.Signature(testToken, stamp, "n")}}
+				stamp, nonce := strconv.FormatInt(time.Now().Unix(), 10), freshNonce()
+				q := url.Values{"timestamp": {stamp}, "nonce": {nonce}, "signature": {handlers.Signature(testToken, stamp, nonce)}}
 				atomic.StoreInt64(&pushedAt[i], time.Now().UnixNano())
 				resp, err := client.Post(bs.URL+"/wechat?"+q.Encode(), "application/json", bytes.NewReader(body))
 				if err != nil {

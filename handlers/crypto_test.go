@@ -99,7 +99,7 @@ func safePostSigned(t *testing.T, ts *testServer, envelope []byte, enc string) (
 
 func safePostWith(t *testing.T, ts *testServer, envelope []byte, msgSig func(stamp, nonce string) string) (int, string) {
 	t.Helper()
-	stamp, nonce := strconv.FormatInt(time.Now().Unix(), 10), "nonce1"
+	stamp, nonce := strconv.FormatInt(time.Now().Unix(), 10), freshNonce()
 	q := url.Values{"timestamp": {stamp}, "nonce": {nonce}, "signature": {handlers.Signature(testToken, stamp, nonce)},
 		"encrypt_type": {"aes"}, "msg_signature": {msgSig(stamp, nonce)}}
 	resp, err := http.Post(ts.URL+"/wechat?"+q.Encode(), "text/xml", strings.NewReader(string(envelope)))

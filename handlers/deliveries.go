@@ -47,6 +47,7 @@ func (d Deliveries) Routes(_, _, admin gin.IRouter) {
 type deliveryView struct {
 	ID            string                `json:"id"`
 	EventID       *string               `json:"event_id"`
+	Account       string                `json:"account"`
 	URL           string                `json:"url"`
 	Kind          string                `json:"kind"`
 	Status        string                `json:"status"`
@@ -70,7 +71,7 @@ type deliveryAttemptView struct {
 
 func viewDelivery(d *models.Delivery) deliveryView {
 	v := deliveryView{
-		ID: strconv.FormatInt(d.ID, 10), URL: d.URL, Kind: d.Kind, Status: d.Status,
+		ID: strconv.FormatInt(d.ID, 10), Account: d.Account, URL: d.URL, Kind: d.Kind, Status: d.Status,
 		Attempts: d.Attempts, LastStatus: d.LastStatus, LastError: d.LastError,
 		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
 	}
@@ -86,7 +87,7 @@ func viewDelivery(d *models.Delivery) deliveryView {
 }
 
 func (d Deliveries) list(c *gin.Context) {
-	f := models.DeliveryFilter{Cursor: c.Query("cursor")}
+	f := models.DeliveryFilter{Cursor: c.Query("cursor"), Account: c.Query("account")}
 	switch s := c.Query("status"); s {
 	case "", models.DeliveryPending, models.DeliverySucceeded, models.DeliveryDead:
 		f.Status = s

@@ -75,7 +75,7 @@ func newDeliveryServer(t *testing.T) *deliveryServer {
 // push posts a signed click event.
 func (ds *deliveryServer) push(t *testing.T, key string) {
 	t.Helper()
-	stamp, nonce := strconv.FormatInt(time.Now().Unix(), 10), "n"
+	stamp, nonce := strconv.FormatInt(time.Now().Unix(), 10), freshNonce()
 	q := url.Values{"timestamp": {stamp}, "nonce": {nonce},
 		"signature": {handlers.Signature("wechat-deliveries-token", stamp, nonce)}}
 	body := `<xml><ToUserName>gh_1</ToUserName><FromUserName>u</FromUserName><CreateTime>1700000000</CreateTime>` +

@@ -17,10 +17,10 @@ func (s *Server) healthz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "database": err.Error()})
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "database": err.Error(), "accounts": s.Accounts()})
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ok", "database": s.store.Driver()})
+	c.JSON(http.StatusOK, gin.H{"status": "ok", "database": s.store.Driver(), "accounts": s.Accounts()})
 }
 
 // counter is a set of counters by label value.
@@ -82,22 +82,24 @@ func (h *histogram) write(b *strings.Builder, name, help string) {
 }
 
 type metrics struct {
-	pushes   counter
-	dispatch counter
-	latency  histogram // whole push
-	store    histogram // SaveEvent: queue, batch, commit
-	handler  histogram // the handler's run, as seen by the push
+	pushes      counter
+	previousKey counter // pushes verified or opened with a previous token or key, by account
+	dispatch    counter
+	latency     histogram // whole push
+	store       histogram // SaveEvent: queue, batch, commit
+	handler     histogram // the handler's run, as seen by the push
 }
 
 func newMetrics() *metrics {
 	bounds := []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
 	hist := func() histogram { return histogram{bounds: bounds, counts: make([]atomic.Int64, len(bounds)+1)} }
 	return &metrics{
-		pushes:   counter{m: map[string]*atomic.Int64{}},
-		dispatch: counter{m: map[string]*atomic.Int64{}},
-		latency:  hist(),
-		store:    hist(),
-		handler:  hist(),
+		pushes:      counter{m: map[string]*atomic.Int64{}},
+		previousKey: counter{m: map[string]*atomic.Int64{}},
+		dispatch:    counter{m: map[string]*atomic.Int64{}},
+		latency:     hist(),
+		store:       hist(),
+		handler:     hist(),
 	}
 }
 
@@ -108,6 +110,8 @@ func (s *Server) metricsHandler(c *gin.Context) {
 	s.metrics.pushes.write(&b, "pushgate_pushes_total", "outcome")
 	b.WriteString("# HELP pushgate_dispatches_total Handler runs by outcome.\n# TYPE pushgate_dispatches_total counter\n")
 	s.metrics.dispatch.write(&b, "pushgate_dispatches_total", "outcome")
+	b.WriteString("# HELP pushgate_wechat_previous_key_total Pushes (and URL checks) verified or opened only with an account's previous token or EncodingAESKey.\n# TYPE pushgate_wechat_previous_key_total counter\n")
+	s.metrics.previousKey.write(&b, "pushgate_wechat_previous_key_total", "account")
 	s.metrics.latency.write(&b, "pushgate_push_seconds", "Time to answer a push.")
 	s.metrics.store.write(&b, "pushgate_store_seconds", "Time a push waits for its row to be committed.")
 	s.metrics.handler.write(&b, "pushgate_handler_seconds", "Time a push waits for its handler.")

@@ -112,10 +112,14 @@ func (ts *testServer) signedURL(nonce string) string {
 	return ts.URL + "/wechat?" + q.Encode()
 }
 
+// freshNonce returns a nonce no other push of the test binary uses: a
+// signed URL carries one push only.
+func freshNonce() string { return "n" + strconv.FormatInt(nonces.Add(1), 10) }
+
 // push posts a signed body and returns status and answer.
 func (ts *testServer) push(t testing.TB, contentType string, body []byte) (int, string) {
 	t.Helper()
-	resp, err := http.Post(ts.signedURL("n1"), contentType, strings.NewReader(string(body)))
+	resp, err := http.Post(ts.signedURL(freshNonce()), contentType, strings.NewReader(string(body)))
 	if err != nil {
 		t.Fatal(err)
 	}

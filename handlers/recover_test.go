@@ -29,13 +29,16 @@ func recoverDSN(t *testing.T, drv string) string {
 
 // newReplica serves a Server with its own Store on the shared database dsn,
 // its clock now (nil: time.Now), and a recorder for every kind.
-func newReplica(t *testing.T, drv, dsn string, now func() time.Time) *testServer {
+func newReplica(t *testing.T, drv, dsn string, now func() time.Time, tune ...func(*configs.Config)) *testServer {
 	t.Helper()
 	cfg := configs.Default()
 	cfg.WeChat.Token = testToken
 	cfg.AdminToken = testAdmin
 	cfg.DB.Driver, cfg.DB.DSN = drv, dsn
 	cfg.ReplyBudget = 2 * time.Second
+	for _, f := range tune {
+		f(cfg)
+	}
 	return serveConfig(t, cfg, now)
 }
 
@@ -56,7 +59,7 @@ func saveReceived(t *testing.T, store *models.Store, key string, createTime int)
 	}
 	payload, _ := events.Marshal(e)
 	m := events.Describe(e)
-	saved, err := store.SaveEvent(context.Background(), &models.NewEvent{DedupeKey: m.DedupeKey(), Kind: m.Kind,
+	saved, err := store.SaveEvent(context.Background(), &models.NewEvent{DedupeKey: m.DedupeKey(events.DefaultAccount, payload), Kind: m.Kind,
 		MsgType: m.MsgType, Event: m.Event, EventKey: m.EventKey, FromUser: m.FromUser, ToUser: m.ToUser,
 		CreateTime: m.CreateTime, Format: "xml", Payload: payload, Raw: raw})
 	if err != nil {

@@ -22,7 +22,7 @@ import (
 // signed, and returns status, Content-Type and answer.
 func postAs(t *testing.T, ts *testServer, contentType string, body []byte, extra url.Values) (int, string, string) {
 	t.Helper()
-	stamp, nonce := strconv.FormatInt(time.Now().Unix(), 10), "nonce-json"
+	stamp, nonce := strconv.FormatInt(time.Now().Unix(), 10), freshNonce()
 	q := url.Values{"timestamp": {stamp}, "nonce": {nonce}, "signature": {handlers.Signature(testToken, stamp, nonce)}}
 	for k, v := range extra {
 		q[k] = v

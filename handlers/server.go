@@ -66,7 +66,10 @@ type Server struct {
 	engine    *gin.Engine
 	inflight  inflight
 	metrics   *metrics
-	crypter   *Crypter // nil: safe mode off
+
+	accounts    map[string]*account // by name
+	accountList []*account          // in configuration order
+	maxSkew     time.Duration       // the freshness window; 0: off
 }
 
 // New builds the gin engine with the routes of /wechat, /healthz, /metrics,
@@ -109,12 +112,15 @@ func New(d Deps) (*Server, error) {
 		inflight:  newInflight(),
 		metrics:   newMetrics(),
 	}
-	if key := d.Config.WeChat.AESKey; key != "" {
-		c, err := NewCrypter(d.Config.WeChat.Token, key, d.Config.WeChat.AppID)
+	s.maxSkew = d.Config.MaxSkewOrDefault()
+	s.accounts = make(map[string]*account)
+	for _, a := range d.Config.WeChatAccounts() {
+		acct, err := newAccount(a)
 		if err != nil {
-			s.log.Error("safe mode off: bad EncodingAESKey", "err", err)
+			s.log.Error("sealed pushes refused: bad EncodingAESKey", "account", a.Name, "err", err)
 		}
-		s.crypter = c
+		s.accounts[a.Name] = acct
+		s.accountList = append(s.accountList, acct)
 	}
 	s.engine.Use(s.recoverJSON())
 	s.engine.HandleMethodNotAllowed = true
@@ -123,6 +129,8 @@ func New(d Deps) (*Server, error) {
 
 	s.engine.GET("/wechat", s.verifyURL)
 	s.engine.POST("/wechat", s.receive)
+	s.engine.GET("/wechat/:account", s.verifyURL)
+	s.engine.POST("/wechat/:account", s.receive)
 	s.engine.GET("/healthz", s.healthz)
 	s.engine.GET("/metrics", s.metricsHandler)
 

@@ -7,10 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/pushgate/pushgate/configs"
 	"github.com/pushgate/pushgate/events"
 	"github.com/pushgate/pushgate/models"
 )
@@ -19,11 +21,19 @@ var successBody = []byte("success")
 
 // verifyURL answers WeChat's URL check: echostr when the signature holds.
 func (s *Server) verifyURL(c *gin.Context) {
+	acct := s.accountOf(c)
+	if acct == nil {
+		return
+	}
 	q := c.Request.URL.Query()
-	if !validSignature(s.cfg.WeChat.Token, q.Get("signature"), q.Get("timestamp"), q.Get("nonce")) {
+	tok := acct.verify(q.Get("signature"), q.Get("timestamp"), q.Get("nonce"))
+	if tok < 0 {
 		s.metrics.pushes.inc("unauthorized")
 		plainError(c, http.StatusUnauthorized, "invalid signature")
 		return
+	}
+	if tok > 0 {
+		s.metrics.previousKey.inc(acct.name)
 	}
 	c.Data(http.StatusOK, "text/plain; charset=utf-8", []byte(q.Get("echostr")))
 }
@@ -32,13 +42,23 @@ func (s *Server) verifyURL(c *gin.Context) {
 func (s *Server) receive(c *gin.Context) {
 	start := time.Now()
 	defer func() { s.metrics.latency.observe(time.Since(start)) }()
+	acct := s.accountOf(c)
+	if acct == nil {
+		return
+	}
 	q := c.Request.URL.Query()
-	if !validSignature(s.cfg.WeChat.Token, q.Get("signature"), q.Get("timestamp"), q.Get("nonce")) {
+	tok := acct.verify(q.Get("signature"), q.Get("timestamp"), q.Get("nonce"))
+	if tok < 0 {
 		s.metrics.pushes.inc("unauthorized")
 		plainError(c, http.StatusUnauthorized, "invalid signature")
 		return
 	}
-	var ok bool
+	previous := tok > 0
+	if !s.fresh(q.Get("timestamp")) {
+		s.metrics.pushes.inc("stale")
+		plainError(c, http.StatusUnauthorized, "timestamp outside the allowed window")
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -49,11 +69,15 @@ func (s *Server) receive(c *gin.Context) {
 		s.reject(c, http.StatusBadRequest, "reading body: "+err.Error(), body)
 		return
 	}
-	safe := q.Get("encrypt_type") == "aes"
-	if safe {
-		if body, ok = s.open(c, q, body); !ok {
-			return
-		}
+	var (
+		sealer *Crypter // the key that opened a sealed push; nil for plaintext
+		ok     bool
+	)
+	if body, sealer, ok = s.unseal(c, acct, tok, q, body, &previous); !ok {
+		return
+	}
+	if previous {
+		s.metrics.previousKey.inc(acct.name)
 	}
 	// Announce the save to come while the body is decoded, so that the
 	// store's writer lets it share the commit it is about to make. It is
@@ -82,13 +106,20 @@ func (s *Server) receive(c *gin.Context) {
 		return
 	}
 	meta := events.Describe(e)
-	key := meta.DedupeKey()
+	key := meta.DedupeKey(acct.name, payload)
+	legacy := ""
+	if acct.name == configs.DefaultAccount {
+		legacy = meta.LegacyKey()
+	}
 	stored := time.Now()
 	expected = false // SaveEvent ends the announcement
 	// The row may commit even if the client goes away meanwhile; wait for
 	// the outcome regardless, so that a committed push is dispatched.
 	saved, err := s.store.SaveEvent(context.WithoutCancel(c.Request.Context()), &models.NewEvent{
 		DedupeKey:  key,
+		LegacyKey:  legacy,
+		Account:    acct.name,
+		NonceKey:   s.nonceKey(acct, q),
 		Kind:       meta.Kind,
 		MsgType:    meta.MsgType,
 		Event:      meta.Event,
@@ -105,6 +136,11 @@ func (s *Server) receive(c *gin.Context) {
 		Expected:   true,
 	})
 	s.metrics.store.observe(time.Since(stored))
+	if errors.Is(err, models.ErrNonceUsed) {
+		s.metrics.pushes.inc("nonce_used")
+		plainError(c, http.StatusUnauthorized, "nonce already used")
+		return
+	}
 	if err != nil {
 		s.metrics.pushes.inc("store_error")
 		s.log.Error("storing push", "kind", meta.Kind, "err", err)
@@ -113,52 +149,76 @@ func (s *Server) receive(c *gin.Context) {
 	}
 	if saved.Duplicate {
 		s.metrics.pushes.inc("duplicate")
-		s.answer(c, s.seal(safe, q, s.originalAnswer(c.Request.Context(), start.Add(s.cfg.ReplyBudget), saved)))
+		s.answer(c, s.seal(sealer, q, s.originalAnswer(c.Request.Context(), start.Add(s.cfg.ReplyBudget), saved)))
 		return
 	}
 	s.metrics.pushes.inc("accepted")
 	for _, o := range s.observers {
 		o.Accepted(c.Request.Context(), saved.ID, e)
 	}
-	s.answer(c, s.seal(safe, q, s.dispatchWithinBudget(start.Add(s.cfg.ReplyBudget), e,
-		events.Info{ID: saved.ID, Account: "default", Attempt: 1, ReceivedAt: start})))
+	s.answer(c, s.seal(sealer, q, s.dispatchWithinBudget(start.Add(s.cfg.ReplyBudget), e,
+		events.Info{ID: saved.ID, Account: acct.name, Attempt: 1, ReceivedAt: start})))
 }
 
-// open decrypts a safe-mode push; the plaintext is what is decoded and
-// stored. A wrong msg_signature is 401; anything else wrong is 400 and the
-// envelope is kept as a rejected push.
-func (s *Server) open(c *gin.Context, q url.Values, body []byte) ([]byte, bool) {
-	if s.crypter == nil {
+// unseal applies the account's safe-mode policy and returns the push to
+// decode: the body itself when plaintext, else what it seals, with the
+// crypter that opened it. In safe mode a plaintext push (whatever its
+// encrypt_type says) is 401 and not kept; in plain mode a sealed one is
+// 400. A wrong msg_signature is 401; anything else wrong with an envelope
+// is 400 and the envelope is kept as a rejected push. *previous is set when
+// the previous key opened it.
+func (s *Server) unseal(c *gin.Context, acct *account, tok int, q url.Values, body []byte, previous *bool) ([]byte, *Crypter, bool) {
+	sealed := strings.EqualFold(q.Get("encrypt_type"), "aes")
+	switch {
+	case acct.mode == configs.ModeSafe:
+	case acct.mode == configs.ModeCompat && sealed:
+	case !sealed:
+		return body, nil, true
+	case !acct.hasKey():
 		s.reject(c, http.StatusBadRequest, "safe-mode (encrypt_type=aes) push, but no EncodingAESKey is configured (PUSHGATE_WECHAT_AES_KEY)", body)
-		return nil, false
+		return nil, nil, false
+	default:
+		s.reject(c, http.StatusBadRequest, fmt.Sprintf("safe-mode (encrypt_type=aes) push, but account %s is in plain mode (PUSHGATE_WECHAT_MODE)", acct.name), body)
+		return nil, nil, false
 	}
 	enc, err := envelopeEncrypt(body)
+	if err != nil && acct.mode == configs.ModeSafe {
+		s.metrics.pushes.inc("unauthorized")
+		plainError(c, http.StatusUnauthorized, "plaintext push refused: the account is in safe mode and accepts encrypted pushes only")
+		return nil, nil, false
+	}
 	if err == nil {
-		var plain []byte
-		plain, err = s.crypter.Open(q.Get("msg_signature"), q.Get("timestamp"), q.Get("nonce"), enc)
+		var (
+			plain []byte
+			cr    *Crypter
+			prev  bool
+		)
+		plain, cr, prev, err = acct.open(tok, q, enc)
 		if err == nil {
-			return plain, true
+			*previous = *previous || prev
+			return plain, cr, true
 		}
 		if errors.Is(err, ErrMsgSignature) {
 			s.metrics.pushes.inc("unauthorized")
 			plainError(c, http.StatusUnauthorized, "invalid msg_signature")
-			return nil, false
+			return nil, nil, false
 		}
 	}
 	s.reject(c, http.StatusBadRequest, err.Error(), body)
-	return nil, false
+	return nil, nil, false
 }
 
-// seal encrypts a passive reply for a safe-mode push, in a JSON envelope
-// when the reply is JSON; "success" stays plain.
-func (s *Server) seal(safe bool, q url.Values, reply []byte) []byte {
-	if !safe || reply == nil || s.crypter == nil {
+// seal encrypts a passive reply to a sealed push with the key that opened
+// it (cr), in a JSON envelope when the reply is JSON; "success", and any
+// reply to a plaintext push, stay plain.
+func (s *Server) seal(cr *Crypter, q url.Values, reply []byte) []byte {
+	if cr == nil || reply == nil {
 		return reply
 	}
 	if isJSONReply(reply) {
-		return s.crypter.SealReplyJSON(reply, s.now().Unix(), q.Get("nonce"))
+		return cr.SealReplyJSON(reply, s.now().Unix(), q.Get("nonce"))
 	}
-	return s.crypter.SealReply(reply, s.now().Unix(), q.Get("nonce"))
+	return cr.SealReply(reply, s.now().Unix(), q.Get("nonce"))
 }
 
 // dispatchWithinBudget runs the handler for a newly stored push and returns
@@ -282,6 +342,7 @@ func (s *Server) answer(c *gin.Context, reply []byte) {
 func (s *Server) reject(c *gin.Context, status int, reason string, body []byte) {
 	s.metrics.pushes.inc("rejected")
 	err := s.store.SaveRejected(c.Request.Context(), &models.Rejected{
+		Account:     accountName(c),
 		Reason:      reason,
 		Status:      status,
 		Query:       c.Request.URL.RawQuery,

@@ -48,7 +48,7 @@ func TestPushEveryFixture(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := fixtures.RenderGolden(e.Kind(), events.Describe(e).DedupeKey(), payload)
+		got, err := fixtures.RenderGolden(e.Kind(), events.Describe(e).DedupeKey(events.DefaultAccount, payload), payload)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,8 +1,6 @@
 package models
 
 import (
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -12,16 +10,18 @@ import (
 // one statement per row. If such a statement fails, the batch is run again row
 // by row (see writer.process), which tells which op was at fault.
 
-const bulkInsertEventsSQL = `INSERT INTO events (id, dedupe_key, kind, msg_type, event, event_key, from_user,
- to_user, create_time, msg_id, request_id, format, status, attempts, duplicates, received_at, last_seen,
- last_error, payload, raw, notified)
-SELECT u.id, u.dedupe_key, u.kind, u.msg_type, u.event, u.event_key, u.from_user, u.to_user, u.create_time,
- u.msg_id, u.request_id, u.format, 'received', 0, 0, u.received_at, u.received_at, '', u.payload, u.raw, false
+const bulkInsertEventsSQL = `INSERT INTO events (id, dedupe_key, account, nonce_key, kind, msg_type, event,
+ event_key, from_user, to_user, create_time, msg_id, request_id, format, status, attempts, duplicates, received_at,
+ last_seen, last_error, payload, raw, notified)
+SELECT u.id, u.dedupe_key, u.account, u.nonce_key, u.kind, u.msg_type, u.event, u.event_key, u.from_user,
+ u.to_user, u.create_time, u.msg_id, u.request_id, u.format, 'received', 0, 0, u.received_at, u.received_at, '',
+ u.payload, u.raw, false
 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
- $9::bigint[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::bytea[], $15::bytea[])
+ $9::bigint[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::bytea[], $15::bytea[],
+ $16::text[], $17::text[])
  AS u(id, dedupe_key, kind, msg_type, event, event_key, from_user, to_user, create_time, msg_id, request_id,
- format, received_at, payload, raw)
-ON CONFLICT (dedupe_key) DO NOTHING
+ format, received_at, payload, raw, account, nonce_key)
+ON CONFLICT DO NOTHING
 RETURNING id`
 
 const bulkUpdateAttemptedSQL = `UPDATE events e SET attempts = e.attempts + v.n, status = v.status,
@@ -68,11 +68,20 @@ func (s *Store) bulkSaves(b *batchTx, saves []*writeOp) error {
 		ids, cts                               []int64
 		keys, kinds, mts, evs, eks, froms, tos []string
 		msgIDs, reqIDs, formats                []string
+		accounts, nonceKeys                    []string
 		ats                                    []time.Time
 		payloads, raws                         [][]byte
 	)
 	for _, op := range saves {
 		e := &op.ev
+		found, err := s.bumpLegacy(b, op)
+		if err != nil {
+			return err
+		}
+		if found {
+			op.bulked = true
+			continue
+		}
 		if _, ok := first[e.DedupeKey]; ok {
 			dups = append(dups, op)
 			continue
@@ -84,10 +93,11 @@ func (s *Store) bulkSaves(b *batchTx, saves []*writeOp) error {
 		froms, tos, cts = append(froms, e.FromUser), append(tos, e.ToUser), append(cts, e.CreateTime)
 		msgIDs, reqIDs, formats = append(msgIDs, e.MsgID), append(reqIDs, e.RequestID), append(formats, e.Format)
 		ats = append(ats, e.ReceivedAt)
+		accounts, nonceKeys = append(accounts, accountOrDefault(e.Account)), append(nonceKeys, e.NonceKey)
 		payloads, raws = append(payloads, nullBytes(e.Payload)), append(raws, nullBytes(e.Raw))
 	}
 	rows, err := b.tx.Query(withNotified(bulkInsertEventsSQL, s.bornNotified), ids, keys, kinds, mts, evs, eks, froms, tos, cts,
-		msgIDs, reqIDs, formats, ats, payloads, raws)
+		msgIDs, reqIDs, formats, ats, payloads, raws, accounts, nonceKeys)
 	if err != nil {
 		return err
 	}
@@ -112,35 +122,29 @@ func (s *Store) bulkSaves(b *batchTx, saves []*writeOp) error {
 			op.saved = Saved{ID: op.id, Status: StatusReceived}
 			continue
 		}
-		if err := s.bumpDuplicate(b, op); err != nil { // the key was taken before this batch
+		if err := s.settleBulk(b, op); err != nil { // a key was taken before this batch
 			return err
 		}
 	}
 	for _, op := range dups {
 		op.bulked = true
-		if err := s.bumpDuplicate(b, op); err != nil {
+		if err := s.settleBulk(b, op); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// bumpDuplicate counts op as a duplicate of the row holding its key.
-func (s *Store) bumpDuplicate(b *batchTx, op *writeOp) error {
-	var (
-		id     int64
-		status string
-		reply  []byte
-	)
-	err := b.stmt(stmtBumpDuplicate).QueryRow(op.ev.ReceivedAt, op.ev.DedupeKey).Scan(&id, &status, &reply)
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("dedupe key %q: conflicting row vanished", op.ev.DedupeKey)
+// settleBulk is settleConflict for an op of an array insert: a nonce taken
+// is that op's outcome; a taken id fails the array statements, and the
+// batch is run again row by row, where the id is renewed.
+func (s *Store) settleBulk(b *batchTx, op *writeOp) error {
+	err := s.settleConflict(b, op)
+	if isSoft(err) {
+		op.err = err
+		return nil
 	}
-	if err != nil {
-		return err
-	}
-	op.saved = Saved{ID: id, Duplicate: id != op.id, Status: status, Reply: reply}
-	return nil
+	return err
 }
 
 func (s *Store) bulkAttempts(b *batchTx, atts []*writeOp) error {

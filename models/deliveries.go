@@ -43,8 +43,11 @@ func init() { registerModels(&Delivery{}, &DeliveryAttempt{}) }
 // Lease (the claim's token) and moves NextAttemptAt to the end of the lease:
 // a claim that is never recorded (a crash, a full pool) simply falls due again.
 type Delivery struct {
-	ID            int64     `gorm:"primaryKey;autoIncrement:false" json:"id"`
-	EventID       int64     `gorm:"not null;index:idx_deliveries_event_id" json:"event_id"`
+	ID      int64 `gorm:"primaryKey;autoIncrement:false" json:"id"`
+	EventID int64 `gorm:"not null;index:idx_deliveries_event_id" json:"event_id"`
+	// Account is the account of the delivery's event ("" for deliveries of
+	// no event).
+	Account       string    `gorm:"not null;default:''" json:"account"`
 	URL           string    `gorm:"not null" json:"url"`
 	Kind          string    `gorm:"not null" json:"kind"`
 	Body          []byte    `gorm:"not null" json:"-"`
@@ -87,7 +90,9 @@ type NewDelivery struct {
 	ID   int64
 	URL  string
 	Kind string
-	Body []byte // the exact bytes to POST
+	// Account is the account of the event notified ("" for none).
+	Account string
+	Body    []byte // the exact bytes to POST
 	// DueAt is the first attempt's time; zero means now.
 	DueAt time.Time
 }
@@ -208,19 +213,19 @@ func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, rows []deliver
 	for len(rows) > 0 {
 		k := min(len(rows), deliveryInsertChunk)
 		q := make([]byte, 0, 200+40*k)
-		q = append(q, `INSERT INTO deliveries (id, event_id, url, kind, body, status, attempts,
+		q = append(q, `INSERT INTO deliveries (id, event_id, account, url, kind, body, status, attempts,
  next_attempt_at, lease, last_status, last_error, created_at, updated_at) VALUES `...)
-		args := make([]any, 0, 8*k)
+		args := make([]any, 0, 9*k)
 		for i, r := range rows[:k] {
 			if i > 0 {
 				q = append(q, ',')
 			}
-			q = append(q, "(?, ?, ?, ?, ?, 'pending', 0, ?, 0, 0, '', ?, ?)"...)
+			q = append(q, "(?, ?, ?, ?, ?, ?, 'pending', 0, ?, 0, 0, '', ?, ?)"...)
 			body := r.d.Body
 			if body == nil {
 				body = []byte{}
 			}
-			args = append(args, r.d.ID, r.eventID, r.d.URL, r.d.Kind, body, r.due, now, now)
+			args = append(args, r.d.ID, r.eventID, r.d.Account, r.d.URL, r.d.Kind, body, r.due, now, now)
 		}
 		if _, err := tx.ExecContext(ctx, s.rebind(string(q)), args...); err != nil {
 			return err
@@ -232,7 +237,7 @@ func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, rows []deliver
 
 // UnnotifiedEventsByID returns those of the events with the given ids that are
 // not yet notified, oldest first, with only the columns a notification needs:
-// ID, Kind, MsgType, Event, ReceivedAt and Payload.
+// ID, Account, Kind, MsgType, Event, ReceivedAt and Payload.
 func (s *Store) UnnotifiedEventsByID(ctx context.Context, ids []int64) ([]Event, error) {
 	if err := s.checkOpen("unnotified events"); err != nil {
 		return nil, err
@@ -240,7 +245,7 @@ func (s *Store) UnnotifiedEventsByID(ctx context.Context, ids []int64) ([]Event,
 	var out []Event
 	for chunk := range chunks(ids, 500) {
 		var part []Event
-		err := s.db.WithContext(ctx).Select("id", "kind", "msg_type", "event", "received_at", "payload").
+		err := s.db.WithContext(ctx).Select("id", "account", "kind", "msg_type", "event", "received_at", "payload").
 			Where("id IN ?", chunk).Where("notified = ?", false).Find(&part).Error
 		if err != nil {
 			return nil, fmt.Errorf("models: unnotified events by id: %w", err)

@@ -15,6 +15,7 @@ import (
 type DeliveryFilter struct {
 	Status  string // DeliveryPending, DeliverySucceeded or DeliveryDead
 	EventID int64  // deliveries of this event
+	Account string // deliveries of this account's events
 	Limit   int    // 0 = DefaultPageSize; capped at MaxPageSize
 	Cursor  string // from a previous page; "" = newest
 }
@@ -40,6 +41,9 @@ func (s *Store) ListDeliveries(ctx context.Context, f DeliveryFilter) ([]Deliver
 	}
 	if f.EventID != 0 {
 		q = q.Where("event_id = ?", f.EventID)
+	}
+	if f.Account != "" {
+		q = q.Where("account = ?", f.Account)
 	}
 	if paged {
 		q = q.Where("id < ?", after)

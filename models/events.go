@@ -13,6 +13,20 @@ type NewEvent struct {
 	// DedupeKey identifies the push across platform retries; computed by the
 	// caller. Keys that lead with the CreateTime keep the unique index fast.
 	DedupeKey string
+	// LegacyKey is the key an earlier version stored the same push under
+	// (events.Meta.LegacyKey), "" if none. A row stored under it before an
+	// upgrade, with the same Payload, is this push's original: see
+	// Store.LegacyUntil.
+	LegacyKey string
+
+	// Account is the name of the account the push arrived for; "" means
+	// "default".
+	Account string
+	// NonceKey, when set, is unique among stored events: a push under a
+	// NonceKey taken by a push with another DedupeKey is refused with
+	// ErrNonceUsed (the same DedupeKey is an ordinary duplicate). The
+	// receiver sets it to the signed URL's timestamp, account and nonce.
+	NonceKey string
 
 	Kind, MsgType, Event, EventKey string
 	FromUser, ToUser               string
@@ -99,32 +113,77 @@ func (s *Store) SaveEvent(ctx context.Context, e *NewEvent) (Saved, error) {
 // holds its key (committed, or inserted earlier in the same batch).
 func (s *Store) applySave(b *batchTx, op *writeOp) error {
 	e := &op.ev
-	n, err := b.exec(stmtInsertEvent, op.id, e.DedupeKey, e.Kind, e.MsgType, e.Event, e.EventKey,
-		e.FromUser, e.ToUser, e.CreateTime, e.MsgID, e.RequestID, e.Format,
-		e.ReceivedAt, e.ReceivedAt, nullBytes(e.Payload), nullBytes(e.Raw))
-	if err != nil {
+	if found, err := s.bumpLegacy(b, op); found || err != nil {
 		return err
 	}
-	if n == 1 {
-		op.saved = Saved{ID: op.id, Status: StatusReceived}
-		return nil
+	for {
+		n, err := b.exec(stmtInsertEvent, op.id, e.DedupeKey, accountOrDefault(e.Account), e.NonceKey, e.Kind,
+			e.MsgType, e.Event, e.EventKey, e.FromUser, e.ToUser, e.CreateTime, e.MsgID, e.RequestID, e.Format,
+			e.ReceivedAt, e.ReceivedAt, nullBytes(e.Payload), nullBytes(e.Raw))
+		if err != nil {
+			return err
+		}
+		if n == 1 {
+			op.saved = Saved{ID: op.id, Status: StatusReceived}
+			return nil
+		}
+		err = s.settleConflict(b, op)
+		if !errors.Is(err, errIDTaken) {
+			return err
+		}
+		// Another replica took this id in the same millisecond: take a new one.
+		op.renewed = true
+		op.id = s.NewID()
 	}
+}
+
+// errIDTaken is settleConflict's answer when neither the dedupe key nor the
+// nonce key of a push that was not inserted is taken: its id was.
+var errIDTaken = errors.New("event id taken")
+
+// settleConflict explains why op's event was not inserted: its dedupe key
+// is taken (op is a duplicate of that row, counted as such), its nonce key
+// is taken by another push (errSoft wrapping ErrNonceUsed), or its id is
+// (errIDTaken, once; after a renewal, an error).
+func (s *Store) settleConflict(b *batchTx, op *writeOp) error {
+	e := &op.ev
 	var (
 		id     int64
 		status string
 		reply  []byte
 	)
-	err = b.stmt(stmtBumpDuplicate).QueryRow(e.ReceivedAt, e.DedupeKey).Scan(&id, &status, &reply)
-	if errors.Is(err, sql.ErrNoRows) {
-		// The conflicting row was deleted after the insert saw it.
-		return fmt.Errorf("dedupe key %q: conflicting row vanished", e.DedupeKey)
+	err := b.stmt(stmtBumpDuplicate).QueryRow(e.ReceivedAt, e.DedupeKey).Scan(&id, &status, &reply)
+	if err == nil {
+		// id == op.id only if a retried batch had in fact committed this very row.
+		op.saved = Saved{ID: id, Duplicate: id != op.id, Status: status, Reply: reply}
+		return nil
 	}
-	if err != nil {
+	if !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
-	// id == op.id only if a retried batch had in fact committed this very row.
-	op.saved = Saved{ID: id, Duplicate: id != op.id, Status: status, Reply: reply}
-	return nil
+	if e.NonceKey != "" {
+		var other int64
+		err := b.stmt(stmtNonceTaken).QueryRow(e.NonceKey).Scan(&other)
+		if err == nil {
+			return errSoft{fmt.Errorf("nonce key %q taken by event %d: %w", e.NonceKey, other, ErrNonceUsed)}
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+	}
+	if !op.renewed {
+		return errIDTaken
+	}
+	// The conflicting row was deleted after the insert saw it.
+	return fmt.Errorf("dedupe key %q: conflicting row vanished", e.DedupeKey)
+}
+
+// accountOrDefault stores "" as "default".
+func accountOrDefault(name string) string {
+	if name == "" {
+		return "default"
+	}
+	return name
 }
 
 // Attempt is one dispatch of a stored event, as reported to RecordAttempt.
@@ -189,4 +248,28 @@ func (s *Store) applyAttempt(b *batchTx, op *writeOp) error {
 	}
 	_, err = b.exec(stmtInsertAttempt, op.id, a.EventID, a.Started, a.Duration.Microseconds(), a.Err, a.Replay)
 	return err
+}
+
+// bumpLegacy counts op as a duplicate of a row stored under its legacy key
+// with the same payload, when rows under legacy keys may hold its original
+// (see LegacyUntil). found reports whether there was one.
+func (s *Store) bumpLegacy(b *batchTx, op *writeOp) (found bool, err error) {
+	e := &op.ev
+	if e.LegacyKey == "" || e.CreateTime > s.legacyUntil {
+		return false, nil
+	}
+	var (
+		id     int64
+		status string
+		reply  []byte
+	)
+	err = b.stmt(stmtBumpLegacy).QueryRow(e.ReceivedAt, e.LegacyKey, nullBytes(e.Payload)).Scan(&id, &status, &reply)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	op.saved = Saved{ID: id, Duplicate: true, Status: status, Reply: reply}
+	return true, nil
 }

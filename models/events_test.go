@@ -31,7 +31,7 @@ func TestSaveEventAndGet(t *testing.T) {
 		want := Event{
 			ID: got.ID, DedupeKey: e.DedupeKey, Kind: e.Kind, MsgType: e.MsgType, Event: e.Event,
 			EventKey: e.EventKey, FromUser: e.FromUser, ToUser: e.ToUser, CreateTime: e.CreateTime,
-			MsgID: e.MsgID, RequestID: e.RequestID, Format: e.Format, Status: StatusReceived,
+			MsgID: e.MsgID, RequestID: e.RequestID, Format: e.Format, Status: StatusReceived, Account: "default",
 			ReceivedAt: at, LastSeen: at, Payload: e.Payload, Raw: e.Raw,
 		}
 		if diff := cmp.Diff(want, *ev); diff != "" {

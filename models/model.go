@@ -21,8 +21,14 @@ const (
 // Queries that use a partial index repeat its condition literally (SQLite
 // uses a partial index only then); see the *Cond constants.
 type Event struct {
-	ID         int64      `gorm:"primaryKey;autoIncrement:false;index:idx_events_unhandled,priority:2,where:status <> 'handled';index:idx_events_unnotified,priority:2,where:notified = false" json:"id"`
-	DedupeKey  string     `gorm:"not null;uniqueIndex:idx_events_dedupe_key" json:"dedupe_key"`
+	ID        int64  `gorm:"primaryKey;autoIncrement:false;index:idx_events_unhandled,priority:2,where:status <> 'handled';index:idx_events_unnotified,priority:2,where:notified = false" json:"id"`
+	DedupeKey string `gorm:"not null;uniqueIndex:idx_events_dedupe_key" json:"dedupe_key"`
+	// Account is the name of the account the push arrived for.
+	Account string `gorm:"not null;default:'default'" json:"account"`
+	// NonceKey is the push's "timestamp:account:nonce" when the freshness
+	// window is on, else "": unique, so that one signed URL cannot carry two
+	// different pushes (see NewEvent.NonceKey).
+	NonceKey   string     `gorm:"not null;default:'';uniqueIndex:idx_events_nonce_key,where:nonce_key <> ''" json:"-"`
 	Kind       string     `gorm:"not null" json:"kind"`
 	MsgType    string     `gorm:"not null" json:"msg_type"`
 	Event      string     `gorm:"not null" json:"event"`
@@ -81,14 +87,17 @@ func (a EventAttempt) Duration() time.Duration { return time.Duration(a.Duration
 
 // Rejected is a refused push, kept with its raw body (table "rejected_pushes").
 type Rejected struct {
-	ID          int64     `gorm:"primaryKey;autoIncrement:false" json:"id"`
-	ReceivedAt  time.Time `gorm:"not null" json:"received_at"`
-	Reason      string    `gorm:"not null" json:"reason"`
-	Status      int       `gorm:"not null" json:"status"` // the HTTP status answered
-	Query       string    `gorm:"not null" json:"query"`
-	RemoteAddr  string    `gorm:"not null" json:"remote_addr"`
-	ContentType string    `gorm:"not null" json:"content_type"`
-	Raw         []byte    `json:"raw,omitempty"`
+	ID         int64     `gorm:"primaryKey;autoIncrement:false" json:"id"`
+	ReceivedAt time.Time `gorm:"not null" json:"received_at"`
+	// Account is the account the push was posted for ("" when the route
+	// named none that exists).
+	Account     string `gorm:"not null;default:''" json:"account"`
+	Reason      string `gorm:"not null" json:"reason"`
+	Status      int    `gorm:"not null" json:"status"` // the HTTP status answered
+	Query       string `gorm:"not null" json:"query"`
+	RemoteAddr  string `gorm:"not null" json:"remote_addr"`
+	ContentType string `gorm:"not null" json:"content_type"`
+	Raw         []byte `json:"raw,omitempty"`
 }
 
 // TableName pins the table name.

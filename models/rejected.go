@@ -30,7 +30,7 @@ func (s *Store) SaveRejected(ctx context.Context, r *Rejected) error {
 
 func (s *Store) applyRejected(b *batchTx, op *writeOp) error {
 	r := &op.rej
-	_, err := b.exec(stmtInsertRejected, op.id, r.ReceivedAt, r.Reason, r.Status, r.Query,
+	_, err := b.exec(stmtInsertRejected, op.id, r.ReceivedAt, r.Account, r.Reason, r.Status, r.Query,
 		r.RemoteAddr, r.ContentType, nullBytes(r.Raw))
 	return err
 }
@@ -39,15 +39,31 @@ func (s *Store) applyRejected(b *batchTx, op *writeOp) error {
 // DefaultPageSize, capped at MaxPageSize), and the cursor of the next page (""
 // after the last). A malformed cursor wraps ErrInvalid.
 func (s *Store) ListRejected(ctx context.Context, limit int, cursor string) ([]Rejected, string, error) {
+	return s.ListRejectedBy(ctx, RejectedFilter{Limit: limit, Cursor: cursor})
+}
+
+// RejectedFilter selects refused pushes for ListRejectedBy. Empty fields
+// match everything.
+type RejectedFilter struct {
+	Account string // the account the push was posted for
+	Limit   int    // 0 = DefaultPageSize; capped at MaxPageSize
+	Cursor  string // from a previous page; "" = newest
+}
+
+// ListRejectedBy is ListRejected with a filter.
+func (s *Store) ListRejectedBy(ctx context.Context, f RejectedFilter) ([]Rejected, string, error) {
 	if err := s.checkOpen("list rejected pushes"); err != nil {
 		return nil, "", err
 	}
-	after, paged, err := decodeCursor(cursor)
+	after, paged, err := decodeCursor(f.Cursor)
 	if err != nil {
 		return nil, "", err
 	}
-	limit = pageSize(limit)
+	limit := pageSize(f.Limit)
 	q := s.db.WithContext(ctx)
+	if f.Account != "" {
+		q = q.Where("account = ?", f.Account)
+	}
 	if paged {
 		q = q.Where("id < ?", after)
 	}

@@ -16,6 +16,8 @@ type stmtID int
 const (
 	stmtInsertEvent stmtID = iota
 	stmtBumpDuplicate
+	stmtBumpLegacy
+	stmtNonceTaken
 	stmtAttemptHandled
 	stmtAttemptFailed
 	stmtAttemptRetry
@@ -26,13 +28,16 @@ const (
 
 // hotSQL is written with ? placeholders and rebound for PostgreSQL.
 var hotSQL = [numStmts]string{
-	stmtInsertEvent: `INSERT INTO events (id, dedupe_key, kind, msg_type, event, event_key, from_user, to_user,
- create_time, msg_id, request_id, format, status, attempts, duplicates, received_at, last_seen, last_error,
- payload, raw, notified)
- VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', 0, 0, ?, ?, '', ?, ?, false)
- ON CONFLICT (dedupe_key) DO NOTHING`,
+	stmtInsertEvent: `INSERT INTO events (id, dedupe_key, account, nonce_key, kind, msg_type, event, event_key,
+ from_user, to_user, create_time, msg_id, request_id, format, status, attempts, duplicates, received_at, last_seen,
+ last_error, payload, raw, notified)
+ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', 0, 0, ?, ?, '', ?, ?, false)
+ ON CONFLICT DO NOTHING`,
 	stmtBumpDuplicate: `UPDATE events SET duplicates = duplicates + 1, last_seen = ?
  WHERE dedupe_key = ? RETURNING id, status, reply`,
+	stmtBumpLegacy: `UPDATE events SET duplicates = duplicates + 1, last_seen = ?
+ WHERE dedupe_key = ? AND payload = ? RETURNING id, status, reply`,
+	stmtNonceTaken: `SELECT id FROM events WHERE nonce_key = ? AND nonce_key <> ''`,
 	stmtAttemptHandled: `UPDATE events SET attempts = attempts + 1, status = 'handled', last_error = '',
  handled_at = ?, reply = ? WHERE id = ?`,
 	stmtAttemptFailed: `UPDATE events SET attempts = attempts + 1, status = 'failed', last_error = ?
@@ -43,8 +48,8 @@ var hotSQL = [numStmts]string{
  recovery_until = ? WHERE id = ?`,
 	stmtInsertAttempt: `INSERT INTO event_attempts (id, event_id, started, duration_us, error, replay)
  VALUES (?, ?, ?, ?, ?, ?)`,
-	stmtInsertRejected: `INSERT INTO rejected_pushes (id, received_at, reason, status, query, remote_addr,
- content_type, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	stmtInsertRejected: `INSERT INTO rejected_pushes (id, received_at, account, reason, status, query, remote_addr,
+ content_type, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 }
 
 // statements are the hot-path statements prepared on the writer's pool.

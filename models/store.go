@@ -33,6 +33,9 @@ var (
 	ErrInvalid = errors.New("invalid argument")
 	// ErrUnsupportedDriver is returned by Open for a driver other than sqlite or postgres.
 	ErrUnsupportedDriver = errors.New("unsupported driver")
+	// ErrNonceUsed is SaveEvent's error for a push whose NonceKey another
+	// stored push, with another dedupe key, holds: a replayed signed URL.
+	ErrNonceUsed = errors.New("nonce already used")
 )
 
 // Driver names accepted by Open and returned by Store.Driver.
@@ -98,6 +101,7 @@ type Store struct {
 	log    *slog.Logger
 
 	bornNotified bool    // Options.BornNotified
+	legacyUntil  int64   // see LegacyUntil; set by Open
 	wdb          *sql.DB // the group-commit writer's pool: one connection on an SQLite file, else sqlDB
 	ids          *idGen
 	w            *writer
@@ -158,6 +162,9 @@ func (s *Store) start(ctx context.Context, dialector gorm.Dialector, opt Options
 	}
 	if err == nil {
 		err = s.migrate(ctx)
+	}
+	if err == nil {
+		err = s.loadLegacyUntil(ctx)
 	}
 	var st *statements
 	if err == nil {

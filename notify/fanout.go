@@ -19,7 +19,9 @@ const fanOutRetry = time.Second
 // when the delivery is created. ID, the event's id, is a JSON string, as in
 // the admin API: 64-bit numbers lose digits in JavaScript.
 type Message struct {
-	ID         int64           `json:"id,string"`
+	ID int64 `json:"id,string"`
+	// Account is the name of the account the push arrived for.
+	Account    string          `json:"account"`
 	Kind       string          `json:"kind"`
 	MsgType    string          `json:"msg_type"`
 	Event      string          `json:"event"`
@@ -112,7 +114,7 @@ func (n *Notifier) fanOut(ctx context.Context, evs []models.Event) error {
 			if body == nil {
 				body = messageBody(ev)
 			}
-			f.Deliveries = append(f.Deliveries, models.NewDelivery{URL: t.url, Kind: ev.Kind, Body: body})
+			f.Deliveries = append(f.Deliveries, models.NewDelivery{URL: t.url, Kind: ev.Kind, Account: ev.Account, Body: body})
 		}
 		created += len(f.Deliveries)
 		fan = append(fan, f)
@@ -135,7 +137,7 @@ func messageBody(ev *models.Event) []byte {
 		payload = json.RawMessage(strconv.Quote(string(ev.Payload)))
 	}
 	b, err := json.Marshal(Message{
-		ID: ev.ID, Kind: ev.Kind, MsgType: ev.MsgType, Event: ev.Event,
+		ID: ev.ID, Account: ev.Account, Kind: ev.Kind, MsgType: ev.MsgType, Event: ev.Event,
 		ReceivedAt: ev.ReceivedAt.UTC(), Payload: payload,
 	})
 	if err != nil { // cannot happen: every field is marshalable

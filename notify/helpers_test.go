@@ -115,7 +115,7 @@ func saveClick(s *models.Store, i int) (int64, events.Event, error) {
 	}
 	m := events.Describe(e)
 	saved, err := s.SaveEvent(context.Background(), &models.NewEvent{
-		DedupeKey: m.DedupeKey(), Kind: m.Kind, MsgType: m.MsgType, Event: m.Event, EventKey: m.EventKey,
+		DedupeKey: m.DedupeKey(events.DefaultAccount, payload), Kind: m.Kind, MsgType: m.MsgType, Event: m.Event, EventKey: m.EventKey,
 		FromUser: m.FromUser, ToUser: m.ToUser, CreateTime: m.CreateTime, Format: "json", Payload: payload,
 	})
 	return saved.ID, e, err

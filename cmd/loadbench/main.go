@@ -19,7 +19,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -176,9 +175,6 @@ var seq atomic.Int64
 // load posts unique signed CLICK pushes over conns keep-alive connections
 // for d and returns what it saw.
 func load(base string, conns int, d time.Duration) result {
-	stamp := strconv.FormatInt(time.Now().Unix(), 10)
-	q := url.Values{"timestamp": {stamp}, "nonce": {"loadbench"}, "signature": {handlers.Signature(token, stamp, "loadbench")}}
-	target := base + "/wechat?" + q.Encode()
 	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	defer tr.CloseIdleConnections()
@@ -200,6 +196,9 @@ func load(base string, conns int, d time.Duration) result {
 			var body bytes.Buffer
 			for ctx.Err() == nil {
 				i := seq.Add(1)
+				// A signed URL carries one push: each gets its own nonce.
+				stamp, nonce := strconv.FormatInt(time.Now().Unix(), 10), strconv.FormatInt(i, 36)
+				target := base + "/wechat?timestamp=" + stamp + "&nonce=" + nonce + "&signature=" + handlers.Signature(token, stamp, nonce)
 				body.Reset()
 				fmt.Fprintf(&body, "<xml><ToUserName><![CDATA[gh_loadbench]]></ToUserName><FromUserName><![CDATA[oUser%d]]></FromUserName><CreateTime>%d</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[CLICK]]></Event><EventKey><![CDATA[key_%d]]></EventKey></xml>", i%1000, 1700000000+i, i)
 				t0 := time.Now()

@@ -191,9 +191,6 @@ type load struct {
 }
 
 func startLoad(addr string, workers int, prefix string) *load {
-	stamp := strconv.FormatInt(time.Now().Unix(), 10)
-	q := url.Values{"timestamp": {stamp}, "nonce": {"n"}, "signature": {handlers.Signature(crashToken, stamp, "n")}}
-	target := "http://" + addr + "/wechat?" + q.Encode()
 	l := &load{done: make(chan struct{})}
 	for w := range workers {
 		l.wg.Add(1)
@@ -207,6 +204,10 @@ func startLoad(addr string, workers int, prefix string) *load {
 				default:
 				}
 				key := fmt.Sprintf("%s%d_%d", prefix, w, i)
+				// A signed URL carries one push: each gets its own nonce.
+				stamp := strconv.FormatInt(time.Now().Unix(), 10)
+				q := url.Values{"timestamp": {stamp}, "nonce": {key}, "signature": {handlers.Signature(crashToken, stamp, key)}}
+				target := "http://" + addr + "/wechat?" + q.Encode()
 				body := fmt.Sprintf(`<xml><ToUserName>gh</ToUserName><FromUserName>u%d</FromUserName><CreateTime>%d</CreateTime><MsgType>event</MsgType><Event>CLICK</Event><EventKey>%s</EventKey></xml>`, w, 1700000000+i, key)
 				resp, err := client.Post(target, "text/xml", strings.NewReader(body))
 				if err != nil {

@@ -1,0 +1,113 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+)
+
+// TestNonceKey: a push under a nonce key another push holds is refused with
+// ErrNonceUsed; the same push again (same dedupe key) is a duplicate; the
+// pushes of a batch (array statements on PostgreSQL) are settled alike.
+func TestNonceKey(t *testing.T) {
+	eachDriver(t, func(t *testing.T, drv string) {
+		s, _ := newTestStore(t, drv)
+		ctx := context.Background()
+		a := sampleEvent(1)
+		a.NonceKey = "1700000000:default:n1"
+		first := mustSave(t, s, a)
+		if again := mustSave(t, s, a); !again.Duplicate || again.ID != first.ID {
+			t.Errorf("SaveEvent(same push, same nonce) = %+v, want a duplicate of %d", again, first.ID)
+		}
+		b := sampleEvent(2)
+		b.NonceKey = a.NonceKey
+		if _, err := s.SaveEvent(ctx, b); !errors.Is(err, ErrNonceUsed) {
+			t.Errorf("SaveEvent(another push, same nonce) = %v, want ErrNonceUsed", err)
+		}
+		b.NonceKey = "1700000000:shop:n1" // the same nonce for another account
+		if got := mustSave(t, s, b); got.Duplicate {
+			t.Errorf("SaveEvent(nonce of another account) = %+v, want a new event", got)
+		}
+
+		// Concurrent saves share batches: of each group of pushes under one
+		// nonce key, exactly one is stored.
+		const groups, per = 20, 4
+		var (
+			wg           sync.WaitGroup
+			mu           sync.Mutex
+			stored, used int
+		)
+		for g := range groups {
+			for i := range per {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					e := sampleEvent(1000 + g*per + i)
+					e.NonceKey = fmt.Sprintf("1700000001:default:g%d", g)
+					_, err := s.SaveEvent(ctx, e)
+					mu.Lock()
+					defer mu.Unlock()
+					switch {
+					case err == nil:
+						stored++
+					case errors.Is(err, ErrNonceUsed):
+						used++
+					default:
+						t.Errorf("SaveEvent = %v", err)
+					}
+				}()
+			}
+		}
+		wg.Wait()
+		if stored != groups || used != groups*(per-1) {
+			t.Errorf("stored %d and refused %d, want %d and %d", stored, used, groups, groups*(per-1))
+		}
+	})
+}
+
+// TestAccountFilter: events and rejected pushes carry their account, and
+// the listings filter by it; an event saved without one is "default".
+func TestAccountFilter(t *testing.T) {
+	eachDriver(t, func(t *testing.T, drv string) {
+		s, _ := newTestStore(t, drv)
+		ctx := context.Background()
+		for i, acct := range []string{"", "shop", "shop", "blog"} {
+			e := sampleEvent(i)
+			e.Account = acct
+			if acct != "" {
+				e.DedupeKey = acct + "/" + e.DedupeKey
+			}
+			mustSave(t, s, e)
+			if err := s.SaveRejected(ctx, &Rejected{Account: acct, Reason: "r", Status: 400}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for acct, want := range map[string]int{"": 4, "default": 1, "shop": 2, "blog": 1, "nope": 0} {
+			rows, _, err := s.ListEvents(ctx, EventFilter{Account: acct})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) != want {
+				t.Errorf("ListEvents(account %q) = %d events, want %d", acct, len(rows), want)
+			}
+			for _, r := range rows {
+				if acct != "" && r.Account != acct {
+					t.Errorf("ListEvents(account %q) returned an event of %q", acct, r.Account)
+				}
+			}
+			rej, _, err := s.ListRejectedBy(ctx, RejectedFilter{Account: acct})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantRej := want
+			if acct == "default" {
+				wantRej = 0 // saved with "" (a refused push may name no account)
+			}
+			if len(rej) != wantRej {
+				t.Errorf("ListRejectedBy(account %q) = %d, want %d", acct, len(rej), wantRej)
+			}
+		}
+	})
+}
