@@ -3,9 +3,7 @@ package models
 import (
 	"context"
 	"database/sql"
-	"errors"
-	"strconv"
-	"strings"
+	"math"
 	"time"
 )
 
@@ -18,46 +16,42 @@ import (
 // and takes a row found there, with the same payload, as its original.
 //
 // The look-up is only made for pushes that may have such an original: a
-// CreateTime at most the newest CreateTime under a legacy key when the
-// Store opened. On PostgreSQL, when that row is under an hour old, an
-// upgrade may be rolling (replicas of the earlier version still store
-// legacy keys), so pushes created up to an hour after Open are looked up
-// too.
+// CreateTime at most the newest CreateTime under a legacy key among the
+// rows stored in the hour before the Store opened (the platform retries a
+// push within seconds, so older rows have no retry to come). On
+// PostgreSQL, when there are such rows, an upgrade may be rolling (replicas
+// of the earlier version still store legacy keys), so pushes created up to
+// an hour after Open are looked up too.
 
-// legacyRollingWindow is how long after Open, on PostgreSQL, pushes are
-// looked up under their legacy key when legacy rows are recent.
-const legacyRollingWindow = time.Hour
+// legacyWindow is how far back from Open legacy rows are looked for, and,
+// on PostgreSQL, how long after Open pushes are looked up under their
+// legacy key when there are some.
+const legacyWindow = time.Hour
 
-// loadLegacyUntil finds the newest CreateTime under a legacy key: one probe
-// of the dedupe index, whose "t:" keys of real (10-digit) CreateTimes sort
-// by time.
+// loadLegacyUntil finds the newest CreateTime under a legacy key among the
+// rows of the last legacyWindow: a range of the primary key (ids are
+// time-ordered), whatever the database's collation.
 func (s *Store) loadLegacyUntil(ctx context.Context) error {
-	var key string
+	now := s.now()
+	var until sql.NullInt64
 	err := s.sqlDB.QueryRowContext(ctx, rebind(s.driver,
-		`SELECT dedupe_key FROM events WHERE dedupe_key >= ? AND dedupe_key < ? ORDER BY dedupe_key DESC LIMIT 1`),
-		"t:", "t;").Scan(&key)
-	if errors.Is(err, sql.ErrNoRows) {
-		s.legacyUntil = -1 << 63
-		return nil
-	}
+		`SELECT max(create_time) FROM events WHERE id >= ? AND substr(dedupe_key, 1, 2) = 't:'`),
+		FirstIDAt(now.Add(-legacyWindow))).Scan(&until)
 	if err != nil {
 		return err
 	}
-	digits, _, _ := strings.Cut(strings.TrimPrefix(key, "t:"), "|")
-	until, err := strconv.ParseInt(digits, 10, 64)
-	if err != nil {
-		s.legacyUntil = -1 << 63
+	s.legacyUntil = math.MinInt64
+	if !until.Valid {
 		return nil
 	}
-	now := s.now()
-	if s.driver == DriverPostgres && now.Sub(time.Unix(until, 0)) < legacyRollingWindow {
-		until = max(until, now.Add(legacyRollingWindow).Unix())
+	s.legacyUntil = until.Int64
+	if s.driver == DriverPostgres {
+		s.legacyUntil = max(s.legacyUntil, now.Add(legacyWindow).Unix())
 	}
-	s.legacyUntil = until
 	return nil
 }
 
 // LegacyUntil returns the newest CreateTime for which a push is also looked
 // up under its legacy dedupe key, or math.MinInt64 when the database held no
-// row under a legacy key at Open.
+// recent row under a legacy key at Open.
 func (s *Store) LegacyUntil() int64 { return s.legacyUntil }
