@@ -49,24 +49,33 @@ type EventFilter struct {
 	Cursor       string // from a previous page; "" = newest
 }
 
-// ListEvents returns the events matching f, newest first, and the cursor of the
-// next page ("" after the last). A malformed cursor wraps ErrInvalid.
-func (s *Store) ListEvents(ctx context.Context, f EventFilter) ([]Event, string, error) {
-	if err := s.checkOpen("list events"); err != nil {
-		return nil, "", err
+// filterColumns pairs each exact-match field of f with its column and with
+// the event's value of that column. Both the SQL of the queries (where) and
+// the in-memory test of the feeds (Match) read this one list, so a field
+// added here filters both.
+func (f EventFilter) filterColumns() []filterColumn {
+	return []filterColumn{
+		{"event", f.Event, func(e *Event) string { return e.Event }},
+		{"msg_type", f.MsgType, func(e *Event) string { return e.MsgType }},
+		{"from_user", f.FromUser, func(e *Event) string { return e.FromUser }},
+		{"to_user", f.ToUser, func(e *Event) string { return e.ToUser }},
+		{"event_key", f.EventKey, func(e *Event) string { return e.EventKey }},
+		{"request_id", f.RequestID, func(e *Event) string { return e.RequestID }},
+		{"status", f.Status, func(e *Event) string { return e.Status }},
 	}
-	after, paged, err := decodeCursor(f.Cursor)
-	if err != nil {
-		return nil, "", err
-	}
-	limit := pageSize(f.Limit)
-	q := s.db.WithContext(ctx)
-	for _, c := range []struct{ col, val string }{
-		{"event", f.Event}, {"msg_type", f.MsgType}, {"from_user", f.FromUser}, {"to_user", f.ToUser},
-		{"event_key", f.EventKey}, {"request_id", f.RequestID}, {"status", f.Status},
-	} {
-		if c.val != "" {
-			q = q.Where(c.col+" = ?", c.val)
+}
+
+// filterColumn is one exact-match condition of an EventFilter.
+type filterColumn struct {
+	col, want string
+	get       func(*Event) string
+}
+
+// where adds f's conditions (every field but Limit and Cursor) to q.
+func (f EventFilter) where(q *gorm.DB) *gorm.DB {
+	for _, c := range f.filterColumns() {
+		if c.want != "" {
+			q = q.Where(c.col+" = ?", c.want)
 		}
 	}
 	if f.RequestID != "" {
@@ -81,6 +90,38 @@ func (s *Store) ListEvents(ctx context.Context, f EventFilter) ([]Event, string,
 	if !f.Until.IsZero() {
 		q = q.Where("received_at < ?", dbTime(f.Until))
 	}
+	return q
+}
+
+// Match reports whether e passes f's conditions (every field but Limit and
+// Cursor), as the queries would select it.
+func (f EventFilter) Match(e *Event) bool {
+	for _, c := range f.filterColumns() {
+		if c.want != "" && c.get(e) != c.want {
+			return false
+		}
+	}
+	if !f.Since.IsZero() && e.ReceivedAt.Before(dbTime(f.Since)) {
+		return false
+	}
+	if !f.Until.IsZero() && !e.ReceivedAt.Before(dbTime(f.Until)) {
+		return false
+	}
+	return true
+}
+
+// ListEvents returns the events matching f, newest first, and the cursor of the
+// next page ("" after the last). A malformed cursor wraps ErrInvalid.
+func (s *Store) ListEvents(ctx context.Context, f EventFilter) ([]Event, string, error) {
+	if err := s.checkOpen("list events"); err != nil {
+		return nil, "", err
+	}
+	after, paged, err := decodeCursor(f.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := pageSize(f.Limit)
+	q := f.where(s.db.WithContext(ctx))
 	if paged {
 		q = q.Where("id < ?", after)
 	}

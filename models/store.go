@@ -100,6 +100,7 @@ type Store struct {
 	bornNotified bool    // Options.BornNotified
 	wdb          *sql.DB // the group-commit writer's pool: one connection on an SQLite file, else sqlDB
 	ids          *idGen
+	flight       inflight // events being saved, for EventHorizon
 	w            *writer
 	closeOnce    sync.Once
 	closeErr     error
