@@ -10,6 +10,7 @@ import (
 	"github.com/pushgate/pushgate/handlers"
 	"github.com/pushgate/pushgate/models"
 	"github.com/pushgate/pushgate/notify"
+	"github.com/pushgate/pushgate/stream"
 )
 
 // app is the wired service.
@@ -48,16 +49,24 @@ func wire(ctx context.Context, cfg *configs.Config, store *models.Store, log *sl
 	}
 	a.closers = append(a.closers, br.Close)
 
+	hub := stream.New(store, stream.Options{Logger: log})
+	if err := hub.Start(ctx); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, hub.Close)
+	context.AfterFunc(ctx, hub.Close) // at shutdown, end the feeds' connections first
+
 	a.server = handlers.New(handlers.Deps{
 		Config:    cfg,
 		Store:     store,
 		Mux:       mux,
 		Logger:    log,
-		Observers: []handlers.Observer{br, notifier},
+		Observers: []handlers.Observer{br, notifier, hub},
 		Features: []handlers.Feature{
 			handlers.Results{Bridge: br, MaxWait: cfg.Results.MaxWait, Logger: log},
 			handlers.Sync{Bridge: br, BodyLimit: cfg.BodyLimit, Logger: log},
 			handlers.Deliveries{Store: store, Notifier: notifier, Logger: log},
+			handlers.Feed{Hub: hub, Token: cfg.APIToken, MaxWait: cfg.Results.MaxWait, Logger: log},
 		},
 		Gauges: []handlers.Gauge{{
 			Name: "pushgate_bridge_waiting", Help: "Long polls and sync requests waiting for a result.",
