@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -235,3 +236,8 @@ func itemKeys(items []item) []string {
 	}
 	return out
 }
+
+func slicesSort(ids []int64) { slices.Sort(ids) }
+
+// feedWithHeartbeat is a Feed whose heartbeat is d.
+func feedWithHeartbeat(d time.Duration) handlers.Feed { return handlers.Feed{Heartbeat: d} }
