@@ -118,7 +118,9 @@ func TestSSESlowConsumer(t *testing.T) {
 	t.Parallel()
 	fs := newFeedServer(t, feedOpts{hub: stream.Options{Buffer: 8}})
 	conn, body := rawSSE(t, fs, "raw=1")
-	ids := saveBig(t, fs, 3000, 4096) // far more than socket buffers hold
+	ids := saveBig(t, fs, 1500, 8192) // far more than socket buffers hold
+	last := ids[len(ids)-1]
+	waitUntil(t, func() bool { return fmt.Sprint(fs.hub.Cursor()) == last }, "every event is published")
 	// Now read everything the server wrote before it ended the response.
 	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	all, err := io.ReadAll(body)
