@@ -7,9 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"syscall"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
