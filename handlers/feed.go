@@ -33,7 +33,8 @@ import (
 //   - GET /v1/stream: server-sent events; see sse.
 //   - GET /v1/ws: a WebSocket; see ws.
 //
-// Every item is the JSON of GET /v1/events/{id} without the dispatch
+// The cursor "now" (?after=now) is the last event published: only new
+// events follow. Every item is the JSON of GET /v1/events/{id} without the dispatch
 // history; the raw body is in "raw" only with raw=1. The filters are those
 // of GET /v1/events (event, msg_type, from_user, to_user, event_key,
 // request_id, status, since, until). The token is taken from the
@@ -106,9 +107,9 @@ type feedQuery struct {
 }
 
 // parseFeedQuery reads the filters, the cursor (?after=, or the
-// Last-Event-ID header when lastID) and raw; it answers 400 and returns
-// false when they are bad.
-func parseFeedQuery(c *gin.Context, lastID bool) (feedQuery, bool) {
+// Last-Event-ID header when lastID; "now" is the last event published) and
+// raw; it answers 400 and returns false when they are bad.
+func (f Feed) parseFeedQuery(c *gin.Context, lastID bool) (feedQuery, bool) {
 	var ef eventFilter
 	if err := c.ShouldBindQuery(&ef); err != nil {
 		jsonError(c, http.StatusBadRequest, "bad query: "+err.Error())
@@ -125,10 +126,12 @@ func parseFeedQuery(c *gin.Context, lastID bool) (feedQuery, bool) {
 	if h := c.GetHeader("Last-Event-ID"); lastID && h != "" {
 		cursor, name = h, "Last-Event-ID"
 	}
-	if cursor != "" {
+	if cursor == "now" {
+		q.after = f.Hub.Cursor()
+	} else if cursor != "" {
 		n, err := strconv.ParseInt(cursor, 10, 64)
 		if err != nil || n < 0 {
-			jsonError(c, http.StatusBadRequest, name+" must be an event id (a non-negative integer), got "+strconv.Quote(cursor))
+			jsonError(c, http.StatusBadRequest, name+` must be an event id (a non-negative integer) or "now", got `+strconv.Quote(cursor))
 			return feedQuery{}, false
 		}
 		q.after = n
@@ -168,7 +171,7 @@ const (
 )
 
 func (f Feed) poll(c *gin.Context) {
-	q, ok := parseFeedQuery(c, false)
+	q, ok := f.parseFeedQuery(c, false)
 	if !ok {
 		return
 	}

@@ -29,7 +29,7 @@ const feedWriteTimeout = 30 * time.Second
 // closed with the comment ": slow consumer; resume after ID" and catches up
 // from the store when it reconnects; at shutdown the comment says so too.
 func (f Feed) sse(c *gin.Context) {
-	q, ok := parseFeedQuery(c, true)
+	q, ok := f.parseFeedQuery(c, true)
 	if !ok {
 		return
 	}
@@ -106,7 +106,7 @@ type wsFilter = eventFilter
 // status 1013 (try again later) and the reason "slow consumer; resume
 // after=ID"; at shutdown 1001 (going away) with "resume after=ID".
 func (f Feed) ws(c *gin.Context) {
-	q, ok := parseFeedQuery(c, false)
+	q, ok := f.parseFeedQuery(c, false)
 	if !ok {
 		return
 	}

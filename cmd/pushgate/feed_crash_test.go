@@ -141,4 +141,3 @@ func pushEnd(t *testing.T, addr string) {
 		t.Fatalf("END push: %d", resp.StatusCode)
 	}
 }
-

@@ -6,6 +6,7 @@
 //	pushgate events list [filters] [--json]        list stored events
 //	pushgate replay --id ID | [filters]            run handlers again
 //	pushgate deliveries list|retry ID              outbound notifications
+//	pushgate tail [filters] [--json]               follow new events
 package main
 
 import (
@@ -41,6 +42,7 @@ commands:
   events list  list stored events through the admin API
   replay       dispatch stored events again through the admin API
   deliveries   list or retry outbound notifications through the admin API
+  tail         follow stored events as they arrive (the API's /v1/stream)
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -63,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runReplay(ctx, rest, stdout, stderr)
 	case "deliveries":
 		return runDeliveries(ctx, rest, stdout, stderr)
+	case "tail":
+		return runTail(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
