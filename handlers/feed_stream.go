@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -43,30 +42,42 @@ func (f Feed) sse(c *gin.Context) {
 	sub := f.Hub.Subscribe(q.filter, q.after)
 	defer sub.Close()
 
-	w := bufio.NewWriterSize(c.Writer, 4096)
+	// net/http buffers what is written (2 KiB, then its connection's 4 KiB):
+	// no buffer of our own, as 10,000 streams would pay for it.
+	w := c.Writer
+	written := 0 // since the last flush
 	flush := func() error {
-		rc.SetWriteDeadline(time.Now().Add(feedWriteTimeout))
-		if err := w.Flush(); err != nil {
-			return err
-		}
+		written = 0
 		return rc.Flush()
 	}
+	rc.SetWriteDeadline(time.Now().Add(feedWriteTimeout))
 	w.WriteString(": pushgate feed\nretry: 2000\n\n")
 	if flush() != nil {
 		return
 	}
 	for {
 		it, err := sub.Next(ctx, f.heartbeat())
+		if written == 0 { // a write may follow; net/http may flush on its own
+			rc.SetWriteDeadline(time.Now().Add(feedWriteTimeout))
+		}
 		switch {
 		case err == nil:
-			w.WriteString("id: ")
-			w.WriteString(strconv.FormatInt(it.ID, 10))
-			w.WriteString("\nevent: ")
-			w.WriteString(it.Kind)
-			w.WriteString("\ndata: ")
-			w.Write(it.JSON(q.raw))
-			w.WriteString("\n\n")
-			if sub.Buffered() > 0 && w.Buffered() < 32<<10 {
+			data := it.JSON(q.raw)
+			var head [64]byte
+			b := append(head[:0], "id: "...)
+			b = strconv.AppendInt(b, it.ID, 10)
+			b = append(b, "\nevent: "...)
+			b = append(b, it.Kind...)
+			b = append(b, "\ndata: "...)
+			if _, err := w.Write(b); err != nil {
+				return
+			}
+			w.Write(data)
+			if _, err := w.WriteString("\n\n"); err != nil {
+				return
+			}
+			written += len(b) + len(data) + 2
+			if sub.Buffered() > 0 && written < 32<<10 {
 				continue // more to come at once: one flush for several
 			}
 		case errors.Is(err, stream.ErrIdle):
