@@ -32,6 +32,11 @@ func (f Feed) sse(c *gin.Context) {
 	if !ok {
 		return
 	}
+	if hijackable(c) {
+		f.holdStream(c, q)
+		return
+	}
+	// HTTP/2, a recorder: the request's goroutine writes the stream.
 	rc := http.NewResponseController(c.Writer)
 	h := c.Writer.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -62,39 +67,23 @@ func (f Feed) sse(c *gin.Context) {
 		}
 		switch {
 		case err == nil:
-			data := it.JSON(q.raw)
-			var head [64]byte
-			b := append(head[:0], "id: "...)
-			b = strconv.AppendInt(b, it.ID, 10)
-			b = append(b, "\nevent: "...)
-			b = append(b, it.Kind...)
-			b = append(b, "\ndata: "...)
+			b := appendSSE(nil, it, q.raw)
 			if _, err := w.Write(b); err != nil {
 				return
 			}
-			w.Write(data)
-			if _, err := w.WriteString("\n\n"); err != nil {
-				return
-			}
-			written += len(b) + len(data) + 2
+			written += len(b)
 			if sub.Buffered() > 0 && written < 32<<10 {
 				continue // more to come at once: one flush for several
 			}
 		case errors.Is(err, stream.ErrIdle):
 			w.WriteString(": heartbeat\n\n")
-		case errors.Is(err, stream.ErrSlow):
-			fmt.Fprintf(w, ": slow consumer; resume after %d\n\n", sub.Cursor())
-			flush()
-			return
-		case errors.Is(err, stream.ErrClosed):
-			fmt.Fprintf(w, ": server shutting down; resume after %d\n\n", sub.Cursor())
-			flush()
-			return
 		case errorsIsEnd(err):
 			return
 		default:
-			f.logger().Error("stream: reading the feed", "err", err)
-			fmt.Fprintf(w, ": error reading the feed; resume after %d\n\n", sub.Cursor())
+			if !errors.Is(err, stream.ErrSlow) && !errors.Is(err, stream.ErrClosed) {
+				f.logger().Error("stream: reading the feed", "err", err)
+			}
+			w.WriteString(endComment(err, sub.Cursor()))
 			flush()
 			return
 		}

@@ -138,6 +138,11 @@ func (h *Hub) Close() {
 	}
 	h.closed = true
 	close(h.done)
+	for s := range h.subs {
+		if s.notify != nil {
+			s.notify() // TryNext now returns ErrClosed
+		}
+	}
 	ws := h.waiters
 	h.waiters = map[*waiter]struct{}{}
 	h.mu.Unlock()
@@ -255,7 +260,7 @@ func (h *Hub) publish(rows []models.Event) {
 		for _, it := range items {
 			if s.filter.Match(it.Event) && !s.offer(it, h.buffer) {
 				delete(h.subs, s)
-				s.live = false
+				s.live.Store(false)
 				break
 			}
 		}
@@ -275,16 +280,12 @@ func (h *Hub) publish(rows []models.Event) {
 	}
 }
 
-// Read returns up to limit events matching f after the cursor after, up to
-// the last published one, oldest first: what a long poll answers.
+// Read returns up to limit events matching f after the cursor after, oldest
+// first, from those known committed (below the horizon): what a long poll
+// answers. An event Read does not return yet is published later, and
+// releases a Wait registered before the Read.
 func (h *Hub) Read(ctx context.Context, f models.EventFilter, after int64, limit int) ([]*Item, error) {
-	h.mu.Lock()
-	upto := h.cursor
-	h.mu.Unlock()
-	if upto <= after {
-		return nil, nil
-	}
-	rows, err := h.store.EventsAfter(ctx, f, after, upto+1, limit)
+	rows, err := h.store.EventsAfter(ctx, f, after, h.horizon(), limit)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pushgate/pushgate/models"
@@ -17,7 +18,7 @@ const catchUpPage = 256
 type Sub struct {
 	h      *Hub
 	filter models.EventFilter // guarded by h.mu
-	live   bool               // in h.subs; guarded by h.mu
+	live   atomic.Bool        // in h.subs; changed under h.mu
 	cursor int64              // id of the last event Next returned
 	page   []*Item            // read from the store, not yet returned
 
@@ -27,6 +28,7 @@ type Sub struct {
 	refilter *models.EventFilter
 	closed   bool
 	ready    chan struct{} // cap 1: buf, slow, refilter or closed changed
+	notify   func()        // SubscribeFunc's; called with ready
 }
 
 // Subscribe starts a subscription to the events matching f (Limit and
@@ -34,6 +36,27 @@ type Sub struct {
 // event).
 func (h *Hub) Subscribe(f models.EventFilter, after int64) *Sub {
 	return &Sub{h: h, filter: f, cursor: after, ready: make(chan struct{}, 1)}
+}
+
+// SubscribeFunc is Subscribe for a subscriber without a goroutine of its
+// own: notify is called whenever TryNext may have something new to return
+// (events, or an end). It is called on the publisher's goroutine, with the
+// hub's lock held: it must only schedule the work (start a goroutine that
+// calls TryNext until it returns nothing, say), never block or call the
+// hub. Call notify once yourself to start: the first events come from the
+// store.
+func (h *Hub) SubscribeFunc(f models.EventFilter, after int64, notify func()) *Sub {
+	s := h.Subscribe(f, after)
+	s.notify = notify
+	return s
+}
+
+// wake tells the subscriber's reader to look again.
+func (s *Sub) wake() {
+	signal(s.ready)
+	if s.notify != nil {
+		s.notify()
+	}
 }
 
 // Cursor returns the id of the last event Next returned (or the starting
@@ -54,7 +77,7 @@ func (s *Sub) SetFilter(f models.EventFilter) {
 	s.mu.Lock()
 	s.refilter = &f
 	s.mu.Unlock()
-	signal(s.ready)
+	s.wake()
 }
 
 // Close ends the subscription; Next then returns ErrClosed.
@@ -63,14 +86,14 @@ func (s *Sub) Close() {
 	s.mu.Lock()
 	s.closed, s.buf = true, nil
 	s.mu.Unlock()
-	signal(s.ready)
+	s.wake()
 }
 
 // leave withdraws s from the live fan-out.
 func (s *Sub) leave() {
 	s.h.mu.Lock()
 	delete(s.h.subs, s)
-	s.live = false
+	s.live.Store(false)
 	s.h.mu.Unlock()
 }
 
@@ -79,6 +102,17 @@ func (s *Sub) leave() {
 // more than the hub's buffer behind (resume after Cursor), ErrClosed when
 // the hub or s was closed, ctx's error when ctx ended, or a store error.
 func (s *Sub) Next(ctx context.Context, idle time.Duration) (*Item, error) {
+	return s.next(ctx, true, idle)
+}
+
+// TryNext is Next without the wait: when no event is ready it returns nil
+// and no error (it may still read the store, to catch up). See
+// SubscribeFunc.
+func (s *Sub) TryNext(ctx context.Context) (*Item, error) {
+	return s.next(ctx, false, 0)
+}
+
+func (s *Sub) next(ctx context.Context, wait bool, idle time.Duration) (*Item, error) {
 	var timer <-chan time.Time
 	for {
 		if err := s.applyFilter(); err != nil {
@@ -91,25 +125,27 @@ func (s *Sub) Next(ctx context.Context, idle time.Duration) (*Item, error) {
 			s.cursor = it.ID
 			return it, nil
 		}
-		s.mu.Lock()
-		slow := s.slow
-		s.mu.Unlock()
-		if slow {
-			return nil, ErrSlow
-		}
-		s.h.mu.Lock()
-		live, upto, f, closed := s.live, s.h.cursor, s.filter, s.h.closed
-		s.h.mu.Unlock()
-		if closed {
+		select {
+		case <-s.h.done:
 			return nil, ErrClosed
+		default:
 		}
-		if !live {
+		if !s.live.Load() {
+			s.mu.Lock()
+			slow := s.slow
+			s.mu.Unlock()
+			if slow {
+				return nil, ErrSlow
+			}
+			s.h.mu.Lock()
+			upto, f := s.h.cursor, s.filter
+			s.h.mu.Unlock()
 			if err := s.catchUp(ctx, f, upto); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		s.mu.Lock()
+		s.mu.Lock() // the live fast path: no hub lock
 		if len(s.buf) > 0 {
 			it := s.buf[0]
 			s.buf[0] = nil
@@ -118,10 +154,13 @@ func (s *Sub) Next(ctx context.Context, idle time.Duration) (*Item, error) {
 			s.cursor = it.ID
 			return it, nil
 		}
-		slow = s.slow
+		slow := s.slow
 		s.mu.Unlock()
 		if slow {
 			return nil, ErrSlow
+		}
+		if !wait {
+			return nil, nil
 		}
 		if timer == nil && idle > 0 {
 			t := time.NewTimer(idle)
@@ -164,7 +203,7 @@ func (s *Sub) catchUp(ctx context.Context, f models.EventFilter, upto int64) err
 		stale := s.refilter != nil || s.closed
 		s.mu.Unlock()
 		if !stale {
-			s.live = true
+			s.live.Store(true)
 			s.h.subs[s] = struct{}{}
 		}
 	}
@@ -189,7 +228,7 @@ func (s *Sub) applyFilter() error {
 	}
 	s.h.mu.Lock()
 	delete(s.h.subs, s)
-	s.live = false
+	s.live.Store(false)
 	s.filter = *f
 	s.h.mu.Unlock()
 	s.page = nil
@@ -203,12 +242,12 @@ func (s *Sub) offer(it *Item, limit int) bool {
 	if len(s.buf) >= limit {
 		s.slow, s.buf = true, nil
 		s.mu.Unlock()
-		signal(s.ready)
+		s.wake()
 		return false
 	}
 	s.buf = append(s.buf, it)
 	s.mu.Unlock()
-	signal(s.ready)
+	s.wake()
 	return true
 }
 

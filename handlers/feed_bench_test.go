@@ -1,0 +1,177 @@
+package handlers_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pushgate/pushgate/internal/proctest"
+)
+
+// Environment of the SSE client process of the feed benchmarks.
+const (
+	sseEnvAddr   = "PUSHGATE_BENCH_SSE_ADDR"
+	sseEnvN      = "PUSHGATE_BENCH_SSE_N"
+	sseEnvEvents = "PUSHGATE_BENCH_SSE_EVENTS" // events each connection waits for; 0: read until killed
+	sseEnvFilter = "PUSHGATE_BENCH_SSE_FILTER" // "user": connection i follows from_user=u<i>
+)
+
+// startSSEClients runs TestFeedSSEClient in a child process: n streams on
+// addr. The child's memory and goroutines are not the server's.
+func startSSEClients(tb testing.TB, addr string, n, events int, filter string) (*exec.Cmd, *bytes.Buffer) {
+	tb.Helper()
+	var out bytes.Buffer
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFeedSSEClient$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), sseEnvAddr+"="+addr, sseEnvN+"="+strconv.Itoa(n),
+		sseEnvEvents+"="+strconv.Itoa(events), sseEnvFilter+"="+filter)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd, &out
+}
+
+// waitSubscribers waits until the hub has n live subscribers.
+func waitSubscribers(tb testing.TB, fs *feedServer, n int, out *bytes.Buffer) {
+	tb.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for fs.hub.Subscribers() < n {
+		if time.Now().After(deadline) {
+			tb.Fatalf("only %d of %d subscribers after 3 min; client said:\n%.3000s", fs.hub.Subscribers(), n, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// BenchmarkFeedSSEFanout holds 10,000 concurrent /v1/stream subscribers
+// (from a child process) on one server and measures the server's RSS growth,
+// then the fan-out latency of single pushes to all of them: from the start
+// of the push's POST to the event read by each client. Run it once:
+// -benchtime=1x.
+func BenchmarkFeedSSEFanout(b *testing.B) {
+	const n, pushes = 10_000, 3
+	raiseNoFile(b, n+1024)
+	for b.Loop() {
+		fs := newFeedServer(b, feedOpts{})
+		runtime.GC()
+		debug.FreeOSMemory()
+		before := proctest.RSS(b)
+		cmd, out := startSSEClients(b, strings.TrimPrefix(fs.URL, "http://"), n, pushes, "")
+		waitSubscribers(b, fs, n, out)
+		held := proctest.RSS(b)
+		runtime.GC()
+		debug.FreeOSMemory()
+		settled := proctest.RSS(b)
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		b.Logf("%d streams: RSS +%.1f MiB, +%.1f MiB once settled; goroutines %d, their stacks %.1f MiB, heap in use %.1f MiB",
+			n, float64(held-before)/(1<<20), float64(settled-before)/(1<<20), runtime.NumGoroutine(), float64(m.StackInuse)/(1<<20), float64(m.HeapInuse)/(1<<20))
+
+		if path := os.Getenv("PUSHGATE_BENCH_CPUPROFILE"); path != "" {
+			f, err := os.Create(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+		sent := make([]int64, pushes)
+		for k := range pushes {
+			time.Sleep(500 * time.Millisecond)
+			sent[k] = time.Now().UnixNano()
+			fs.click(b, "CLICK", "fan", fmt.Sprint("fan-", k))
+		}
+		if err := cmd.Wait(); err != nil {
+			b.Fatalf("client: %v\n%.3000s", err, out.String())
+		}
+		peak := proctest.RSS(b)
+		var lat []time.Duration
+		for _, line := range strings.Split(out.String(), "\n") {
+			var i, k, at int64
+			if _, err := fmt.Sscanf(line, "got %d %d %d", &i, &k, &at); err == nil {
+				lat = append(lat, time.Duration(at-sent[k]))
+			}
+		}
+		if len(lat) != n*pushes {
+			b.Fatalf("%d of %d deliveries reported; client said:\n%.3000s", len(lat), n*pushes, out.String())
+		}
+		slices.Sort(lat)
+		b.ReportMetric(float64(held-before)/(1<<20), "MiB-rss-growth")
+		b.ReportMetric(float64(settled-before)/(1<<20), "MiB-rss-settled")
+		b.ReportMetric(float64(peak-before)/(1<<20), "MiB-rss-after-fanout")
+		b.ReportMetric(float64(lat[len(lat)*99/100])/1e6, "p99-fanout-ms")
+		b.ReportMetric(float64(lat[len(lat)/2])/1e6, "p50-fanout-ms")
+		b.ReportMetric(float64(lat[len(lat)-1])/1e6, "max-fanout-ms")
+	}
+}
+
+// TestFeedSSEClient is the client process of the feed benchmarks; it does
+// nothing unless started by one. Each connection is a bare TCP stream read
+// through a small buffer, so that 10,000 of them stay cheap.
+func TestFeedSSEClient(t *testing.T) {
+	addr := os.Getenv(sseEnvAddr)
+	if addr == "" {
+		t.Skip("the SSE client of the feed benchmarks")
+	}
+	n, _ := strconv.Atoi(os.Getenv(sseEnvN))
+	events, _ := strconv.Atoi(os.Getenv(sseEnvEvents))
+	byUser := os.Getenv(sseEnvFilter) == "user"
+	raiseNoFile(t, uint64(n+1024))
+	at := make([][]int64, n)
+	dials := make(chan struct{}, 64)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			dials <- struct{}{}
+			conn, err := net.Dial("tcp", addr)
+			<-dials
+			if err != nil {
+				t.Errorf("dial %d: %v", i, err)
+				return
+			}
+			defer conn.Close()
+			q := "access_token=" + testAPI
+			if byUser {
+				q += fmt.Sprintf("&from_user=u%d", i)
+			}
+			fmt.Fprintf(conn, "GET /v1/stream?%s HTTP/1.1\r\nHost: bench\r\n\r\n", q)
+			r := bufio.NewReaderSize(conn, 1024)
+			for len(at[i]) < events || events == 0 {
+				line, err := r.ReadSlice('\n')
+				if err == bufio.ErrBufferFull {
+					continue // a long data line: its rest follows
+				}
+				if err != nil {
+					if events > 0 {
+						t.Errorf("stream %d: %v", i, err)
+					}
+					return
+				}
+				if bytes.HasPrefix(line, []byte("id: ")) {
+					at[i] = append(at[i], time.Now().UnixNano())
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var sb strings.Builder
+	for i := range n {
+		for k, ts := range at[i] {
+			fmt.Fprintf(&sb, "got %d %d %d\n", i, k, ts)
+		}
+	}
+	os.Stdout.WriteString(sb.String())
+}
