@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"runtime"
@@ -14,9 +17,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pushgate/pushgate/handlers"
 	"github.com/pushgate/pushgate/internal/proctest"
 )
 
@@ -174,4 +179,85 @@ func TestFeedSSEClient(t *testing.T) {
 		}
 	}
 	os.Stdout.WriteString(sb.String())
+}
+
+// ingestFor posts unique signed CLICK pushes from workers goroutines for d,
+// spread over users senders (u0, u1, ...), and returns the pushes answered
+// 200 per second.
+func (fs *feedServer) ingestFor(tb testing.TB, d time.Duration, workers, users int, tag string) float64 {
+	tb.Helper()
+	stamp := strconv.FormatInt(time.Now().Unix(), 10)
+	q := url.Values{"timestamp": {stamp}, "nonce": {"n"}, "signature": {handlers.Signature(testToken, stamp, "n")}}
+	target := fs.URL + "/wechat?" + q.Encode()
+	tr := &http.Transport{MaxIdleConnsPerHost: workers}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	var next, ok atomic.Int64
+	stop := time.Now().Add(d)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range workers {
+		wg.Go(func() {
+			for time.Now().Before(stop) {
+				i := next.Add(1)
+				body := fmt.Sprintf(`<xml><ToUserName>gh</ToUserName><FromUserName>u%d</FromUserName><CreateTime>%d</CreateTime><MsgType>event</MsgType><Event>CLICK</Event><EventKey>%s%d</EventKey></xml>`, i%int64(users), 1700000000+i, tag, i)
+				resp, err := client.Post(target, "text/xml", strings.NewReader(body))
+				if err != nil {
+					tb.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					ok.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return float64(ok.Load()) / time.Since(start).Seconds()
+}
+
+// BenchmarkFeedIngestWithSubscribers runs the ingest at full load (32
+// keep-alive loaders posting to /wechat for 4 s) without subscribers, then
+// with 1,000 /v1/stream subscribers (in a child process), and reports the
+// ratio of the pushes per second. "filtered": subscriber i follows
+// from_user=u<i> and the pushes come from 1,000 senders, so each push goes to
+// one subscriber; "all": every subscriber follows every push (1,000 writes
+// per push). Each server is fresh. Run it once: -benchtime=1x.
+func BenchmarkFeedIngestWithSubscribers(b *testing.B) {
+	const subs, users, workers = 1000, 1000, 32
+	d := 4 * time.Second
+	raiseNoFile(b, subs+4096)
+	for _, mode := range []string{"filtered", "all"} {
+		b.Run(mode, func(b *testing.B) {
+			for b.Loop() {
+				base := newFeedServer(b, feedOpts{})
+				without := base.ingestFor(b, d, workers, users, "base")
+
+				fs := newFeedServer(b, feedOpts{})
+				filter := ""
+				if mode == "filtered" {
+					filter = "user"
+				}
+				cmd, out := startSSEClients(b, strings.TrimPrefix(fs.URL, "http://"), subs, 0, filter)
+				waitSubscribers(b, fs, subs, out)
+				if path := os.Getenv("PUSHGATE_BENCH_CPUPROFILE"); path != "" {
+					f, err := os.Create(path + "." + mode)
+					if err != nil {
+						b.Fatal(err)
+					}
+					pprof.StartCPUProfile(f)
+				}
+				with := fs.ingestFor(b, d, workers, users, "subs")
+				pprof.StopCPUProfile()
+				left := fs.hub.Subscribers()
+				cmd.Process.Kill()
+				b.Logf("%s: %.0f pushes/s without subscribers, %.0f with %d (%d still live at the end)", mode, without, with, subs, left)
+				b.ReportMetric(without, "pushes/s-alone")
+				b.ReportMetric(with, "pushes/s-with-subs")
+				b.ReportMetric(with/without, "ratio")
+			}
+		})
+	}
 }

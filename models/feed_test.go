@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -188,4 +189,28 @@ func TestEventHorizonUnderConcurrentSaves(t *testing.T) {
 			t.Errorf("ids read up to the horizon (-saved +read):\n%s", diff)
 		}
 	})
+}
+
+// TestFilterColumnsCoverEveryField: every string field of EventFilter but
+// Cursor is an exact-match condition, so a field added to the filter
+// reaches the SQL, Matcher and the feeds' index together.
+func TestFilterColumnsCoverEveryField(t *testing.T) {
+	typ := reflect.TypeOf(EventFilter{})
+	for i := range typ.NumField() {
+		fld := typ.Field(i)
+		if fld.Type.Kind() != reflect.String || fld.Name == "Cursor" {
+			continue
+		}
+		var f EventFilter
+		reflect.ValueOf(&f).Elem().Field(i).SetString("x")
+		n := 0
+		for _, w := range f.wants() {
+			if w == "x" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("EventFilter.%s is in wants() %d times, want once (add it to filterCols and wants)", fld.Name, n)
+		}
+	}
 }

@@ -49,33 +49,94 @@ type EventFilter struct {
 	Cursor       string // from a previous page; "" = newest
 }
 
-// filterColumns pairs each exact-match field of f with its column and with
-// the event's value of that column. Both the SQL of the queries (where) and
-// the in-memory test of the feeds (Match) read this one list, so a field
-// added here filters both.
-func (f EventFilter) filterColumns() []filterColumn {
-	return []filterColumn{
-		{"event", f.Event, func(e *Event) string { return e.Event }},
-		{"msg_type", f.MsgType, func(e *Event) string { return e.MsgType }},
-		{"from_user", f.FromUser, func(e *Event) string { return e.FromUser }},
-		{"to_user", f.ToUser, func(e *Event) string { return e.ToUser }},
-		{"event_key", f.EventKey, func(e *Event) string { return e.EventKey }},
-		{"request_id", f.RequestID, func(e *Event) string { return e.RequestID }},
-		{"status", f.Status, func(e *Event) string { return e.Status }},
-	}
+// The exact-match conditions of an EventFilter: each column with the
+// event's value of it (filterCols), and the filter's wanted value of each,
+// in the same order (EventFilter.wants). The SQL of the queries (where), the
+// in-memory test of the feeds (Matcher) and the feeds' index of subscribers
+// all read these, so a field added here filters them all
+// (TestFilterColumnsCoverEveryField checks that every string field is here).
+var filterCols = [...]struct {
+	col string
+	get func(*Event) string
+}{
+	{"event", func(e *Event) string { return e.Event }},
+	{"msg_type", func(e *Event) string { return e.MsgType }},
+	{"from_user", func(e *Event) string { return e.FromUser }},
+	{"to_user", func(e *Event) string { return e.ToUser }},
+	{"event_key", func(e *Event) string { return e.EventKey }},
+	{"request_id", func(e *Event) string { return e.RequestID }},
+	{"status", func(e *Event) string { return e.Status }},
 }
 
-// filterColumn is one exact-match condition of an EventFilter.
-type filterColumn struct {
-	col, want string
-	get       func(*Event) string
+// FilterColumns is how many exact-match columns an EventFilter has.
+const FilterColumns = len(filterCols)
+
+func (f EventFilter) wants() [FilterColumns]string {
+	return [FilterColumns]string{f.Event, f.MsgType, f.FromUser, f.ToUser, f.EventKey, f.RequestID, f.Status}
 }
+
+// FilterColumnValue returns e's value of exact-match column col (0 <=
+// col < FilterColumns), as a Matcher compares it.
+func FilterColumnValue(col int, e *Event) string { return filterCols[col].get(e) }
+
+// Matcher is an EventFilter compiled for testing many events in memory.
+type Matcher struct {
+	cols         []int
+	want         []string
+	since, until time.Time
+}
+
+// Matcher compiles f.
+func (f EventFilter) Matcher() Matcher {
+	m := Matcher{since: f.Since, until: f.Until}
+	if !m.since.IsZero() {
+		m.since = dbTime(m.since)
+	}
+	if !m.until.IsZero() {
+		m.until = dbTime(m.until)
+	}
+	for i, w := range f.wants() {
+		if w != "" {
+			m.cols, m.want = append(m.cols, i), append(m.want, w)
+		}
+	}
+	return m
+}
+
+// Match reports whether e passes the filter (every field but Limit and
+// Cursor), as the queries would select it.
+func (m Matcher) Match(e *Event) bool {
+	for i, c := range m.cols {
+		if filterCols[c].get(e) != m.want[i] {
+			return false
+		}
+	}
+	if !m.since.IsZero() && e.ReceivedAt.Before(m.since) {
+		return false
+	}
+	if !m.until.IsZero() && !e.ReceivedAt.Before(m.until) {
+		return false
+	}
+	return true
+}
+
+// IndexKey returns the first exact-match condition of the filter, column
+// and value, to index subscribers by; ok is false when there is none.
+func (m Matcher) IndexKey() (col int, val string, ok bool) {
+	if len(m.cols) == 0 {
+		return 0, "", false
+	}
+	return m.cols[0], m.want[0], true
+}
+
+// Match reports whether e passes f (see Matcher.Match).
+func (f EventFilter) Match(e *Event) bool { return f.Matcher().Match(e) }
 
 // where adds f's conditions (every field but Limit and Cursor) to q.
 func (f EventFilter) where(q *gorm.DB) *gorm.DB {
-	for _, c := range f.filterColumns() {
-		if c.want != "" {
-			q = q.Where(c.col+" = ?", c.want)
+	for i, want := range f.wants() {
+		if want != "" {
+			q = q.Where(filterCols[i].col+" = ?", want)
 		}
 	}
 	if f.RequestID != "" {
@@ -91,23 +152,6 @@ func (f EventFilter) where(q *gorm.DB) *gorm.DB {
 		q = q.Where("received_at < ?", dbTime(f.Until))
 	}
 	return q
-}
-
-// Match reports whether e passes f's conditions (every field but Limit and
-// Cursor), as the queries would select it.
-func (f EventFilter) Match(e *Event) bool {
-	for _, c := range f.filterColumns() {
-		if c.want != "" && c.get(e) != c.want {
-			return false
-		}
-	}
-	if !f.Since.IsZero() && e.ReceivedAt.Before(dbTime(f.Since)) {
-		return false
-	}
-	if !f.Until.IsZero() && !e.ReceivedAt.Before(dbTime(f.Until)) {
-		return false
-	}
-	return true
 }
 
 // ListEvents returns the events matching f, newest first, and the cursor of the

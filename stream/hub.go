@@ -70,7 +70,7 @@ type Hub struct {
 
 	mu      sync.Mutex
 	cursor  int64 // last id published; every event up to it is committed
-	subs    map[*Sub]struct{}
+	subs    subIndex
 	waiters map[*waiter]struct{}
 	closed  bool
 	done    chan struct{} // closed by Close
@@ -98,8 +98,8 @@ func New(store *models.Store, opt Options) *Hub {
 	return &Hub{
 		store: store, log: opt.Logger, buffer: opt.Buffer, settle: max(opt.Settle, 0), poll: opt.Poll,
 		wake: make(chan struct{}, 1), announce: make(chan struct{}, 1),
-		subs: make(map[*Sub]struct{}), waiters: make(map[*waiter]struct{}),
-		done: make(chan struct{}), ctx: ctx, cancel: cancel,
+		waiters: make(map[*waiter]struct{}),
+		done:    make(chan struct{}), ctx: ctx, cancel: cancel,
 	}
 }
 
@@ -138,11 +138,11 @@ func (h *Hub) Close() {
 	}
 	h.closed = true
 	close(h.done)
-	for s := range h.subs {
+	h.subs.each(func(s *Sub) {
 		if s.notify != nil {
 			s.notify() // TryNext now returns ErrClosed
 		}
-	}
+	})
 	ws := h.waiters
 	h.waiters = map[*waiter]struct{}{}
 	h.mu.Unlock()
@@ -177,7 +177,7 @@ func (h *Hub) Cursor() int64 {
 func (h *Hub) Subscribers() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.subs)
+	return h.subs.n
 }
 
 // horizon is the id below which every event is committed, as far as the hub
@@ -256,18 +256,17 @@ func (h *Hub) publish(rows []models.Event) {
 	var fire []*waiter
 	h.mu.Lock()
 	h.cursor = items[len(items)-1].ID
-	for s := range h.subs {
-		for _, it := range items {
-			if s.filter.Match(it.Event) && !s.offer(it, h.buffer) {
-				delete(h.subs, s)
+	for _, it := range items {
+		h.subs.match(it.Event, func(s *Sub) {
+			if s.m.Match(it.Event) && !s.offer(it, h.buffer) {
+				h.subs.remove(s)
 				s.live.Store(false)
-				break
 			}
-		}
+		})
 	}
 	for w := range h.waiters {
 		for _, it := range items {
-			if it.ID > w.after && w.filter.Match(it.Event) {
+			if it.ID > w.after && w.m.Match(it.Event) {
 				delete(h.waiters, w)
 				fire = append(fire, w)
 				break

@@ -18,6 +18,8 @@ const catchUpPage = 256
 type Sub struct {
 	h      *Hub
 	filter models.EventFilter // guarded by h.mu
+	m      models.Matcher     // filter, compiled; guarded by h.mu
+	key    indexKey           // where h.subs holds s; guarded by h.mu
 	live   atomic.Bool        // in h.subs; changed under h.mu
 	cursor int64              // id of the last event Next returned
 	page   []*Item            // read from the store, not yet returned
@@ -92,7 +94,7 @@ func (s *Sub) Close() {
 // leave withdraws s from the live fan-out.
 func (s *Sub) leave() {
 	s.h.mu.Lock()
-	delete(s.h.subs, s)
+	s.h.subs.remove(s)
 	s.live.Store(false)
 	s.h.mu.Unlock()
 }
@@ -204,7 +206,8 @@ func (s *Sub) catchUp(ctx context.Context, f models.EventFilter, upto int64) err
 		s.mu.Unlock()
 		if !stale {
 			s.live.Store(true)
-			s.h.subs[s] = struct{}{}
+			s.m = s.filter.Matcher()
+			s.h.subs.add(s)
 		}
 	}
 	return nil
@@ -227,7 +230,7 @@ func (s *Sub) applyFilter() error {
 		return nil
 	}
 	s.h.mu.Lock()
-	delete(s.h.subs, s)
+	s.h.subs.remove(s)
 	s.live.Store(false)
 	s.filter = *f
 	s.h.mu.Unlock()
@@ -253,12 +256,12 @@ func (s *Sub) offer(it *Item, limit int) bool {
 
 // waiter is a held long poll (see Hub.Wait).
 type waiter struct {
-	h      *Hub
-	filter models.EventFilter
-	after  int64
-	fn     func()
-	timer  *time.Timer
-	once   sync.Once
+	h     *Hub
+	m     models.Matcher
+	after int64
+	fn    func()
+	timer *time.Timer
+	once  sync.Once
 }
 
 // Wait calls fn once, on a goroutine of its own, when an event matching f
@@ -267,7 +270,7 @@ type waiter struct {
 // holds no goroutine meanwhile. stop withdraws the wait: it reports false
 // if fn has been or is about to be called.
 func (h *Hub) Wait(f models.EventFilter, after int64, timeout time.Duration, fn func()) (stop func() bool) {
-	w := &waiter{h: h, filter: f, after: after, fn: fn}
+	w := &waiter{h: h, m: f.Matcher(), after: after, fn: fn}
 	h.mu.Lock()
 	closed := h.closed
 	if !closed {
