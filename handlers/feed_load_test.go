@@ -131,3 +131,15 @@ func resumeDuringLoad(t testing.TB, fs *feedServer, n int) {
 }
 
 func idLess(a, b string) bool { return len(a) < len(b) || len(a) == len(b) && a < b }
+
+// BenchmarkFeedResumeUnderLoad is TestSSEResumeDuringLoad at its full count
+// (50,000 pushes) whatever the build, for -race runs where the test shrinks.
+// Run it once: -benchtime=1x.
+func BenchmarkFeedResumeUnderLoad(b *testing.B) {
+	for b.Loop() {
+		fs := newFeedServer(b, feedOpts{})
+		start := time.Now()
+		resumeDuringLoad(b, fs, 50000)
+		b.ReportMetric(50000/time.Since(start).Seconds(), "events/s")
+	}
+}
