@@ -30,14 +30,16 @@ const testAPI = "api-test-token"
 // binary wires them: the hub observes accepted pushes and serves the routes.
 type feedServer struct {
 	*httptest.Server
-	store *models.Store
-	hub   *stream.Hub
+	store  *models.Store
+	hub    *stream.Hub
+	client *http.Client
 }
 
 type feedOpts struct {
 	driver, dsn string
 	hub         stream.Options
 	feed        handlers.Feed
+	h2          bool // serve HTTP/2 over TLS: nothing is hijacked
 }
 
 func newFeedServer(t testing.TB, o feedOpts) *feedServer {
@@ -74,9 +76,15 @@ func newFeedServer(t testing.TB, o feedOpts) *feedServer {
 		Observers: []handlers.Observer{hub},
 		Features:  []handlers.Feature{f},
 	})
-	ts := httptest.NewServer(srv)
+	ts := httptest.NewUnstartedServer(srv)
+	if o.h2 {
+		ts.EnableHTTP2 = true
+		ts.StartTLS()
+	} else {
+		ts.Start()
+	}
 	t.Cleanup(ts.Close)
-	return &feedServer{Server: ts, store: store, hub: hub}
+	return &feedServer{Server: ts, store: store, hub: hub, client: ts.Client()}
 }
 
 // click posts a signed CLICK push from user from with key, and returns the
@@ -86,7 +94,7 @@ func (fs *feedServer) click(t testing.TB, event, from, key string) {
 	stamp := strconv.FormatInt(time.Now().Unix(), 10)
 	q := url.Values{"timestamp": {stamp}, "nonce": {"n"}, "signature": {handlers.Signature(testToken, stamp, "n")}}
 	body := fmt.Sprintf(`<xml><ToUserName>gh_feed</ToUserName><FromUserName>%s</FromUserName><CreateTime>1408090502</CreateTime><MsgType>event</MsgType><Event>%s</Event><EventKey>%s</EventKey></xml>`, from, event, key)
-	resp, err := http.Post(fs.URL+"/wechat?"+q.Encode(), "text/xml", strings.NewReader(body))
+	resp, err := fs.client.Post(fs.URL+"/wechat?"+q.Encode(), "text/xml", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +120,7 @@ func (fs *feedServer) poll(t testing.TB, q string) (int, []item, string) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", fs.URL+"/v1/feed?"+q, nil)
 	req.Header.Set("Authorization", "Bearer "+testAPI)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := fs.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +159,7 @@ func (fs *feedServer) openSSE(t testing.TB, q string, headers ...string) *sseCli
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := fs.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -221,3 +221,56 @@ func saveBig(t testing.TB, fs *feedServer, n, size int) []string {
 	}
 	return out
 }
+
+// TestFeedOverHTTP2: over HTTP/2 nothing is hijacked; the stream and the
+// held long poll are served by the request's goroutine, with the same rules.
+func TestFeedOverHTTP2(t *testing.T) {
+	t.Parallel()
+	fs := newFeedServer(t, feedOpts{h2: true, feed: feedWithHeartbeat(50 * time.Millisecond)})
+	fs.click(t, "CLICK", "u", "h1")
+	c := fs.openSSE(t, "")
+	if c.resp.ProtoMajor != 2 {
+		t.Fatalf("stream over %s, want HTTP/2", c.resp.Proto)
+	}
+	first := c.read(t, 1, 10*time.Second)
+	fs.click(t, "VIEW", "u", "h2")
+	got := append(first, c.read(t, 1, 10*time.Second)...)
+	if diff := cmp.Diff([]string{"h1", "h2"}, keys(got)); diff != "" {
+		t.Errorf("HTTP/2 stream (-want +got):\n%s", diff)
+	}
+	r := fs.openSSE(t, "", "Last-Event-ID", got[0].id)
+	if diff := cmp.Diff([]string{"h2"}, keys(r.read(t, 1, 10*time.Second))); diff != "" {
+		t.Errorf("HTTP/2 resumed stream (-want +got):\n%s", diff)
+	}
+	go func() { // collects comments until the stream is closed
+		for {
+			if _, err := c.next(); err != nil {
+				return
+			}
+		}
+	}()
+	waitUntil(t, func() bool {
+		for _, cm := range c.commentList() {
+			if cm == "heartbeat" {
+				return true
+			}
+		}
+		return false
+	}, "a heartbeat over HTTP/2")
+
+	held := make(chan []item, 1)
+	go func() {
+		_, items, _ := fs.poll(t, "wait=20&after="+got[1].id)
+		held <- items
+	}()
+	time.Sleep(200 * time.Millisecond)
+	fs.click(t, "CLICK", "u", "h3")
+	select {
+	case items := <-held:
+		if diff := cmp.Diff([]string{"h3"}, itemKeys(items)); diff != "" {
+			t.Errorf("HTTP/2 held poll (-want +got):\n%s", diff)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("HTTP/2 held poll not released by a push")
+	}
+}
