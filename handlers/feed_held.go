@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -58,7 +59,7 @@ func (f Feed) holdStream(c *gin.Context, q feedQuery) {
 	s.timer = time.AfterFunc(f.heartbeat(), s.heartbeat)
 	s.mu.Unlock()
 	head := "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n" +
-		"X-Accel-Buffering: no\r\nConnection: close\r\nDate: " + time.Now().UTC().Format(timeFormatHTTP) + "\r\n\r\n" +
+		"X-Accel-Buffering: no\r\nConnection: close\r\nDate: " + time.Now().UTC().Format(http.TimeFormat) + "\r\n\r\n" +
 		": pushgate feed\nretry: 2000\n\n"
 	s.deadline = time.Now().Add(feedWriteTimeout)
 	conn.SetWriteDeadline(s.deadline)
@@ -69,7 +70,6 @@ func (f Feed) holdStream(c *gin.Context, q feedQuery) {
 	s.kick() // the first events come from the store
 }
 
-const timeFormatHTTP = "Mon, 02 Jan 2006 15:04:05 GMT"
 
 // kick makes sure a drain runs after now. The hub calls it under its lock.
 func (s *heldStream) kick() {
