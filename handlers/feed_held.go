@@ -70,7 +70,6 @@ func (f Feed) holdStream(c *gin.Context, q feedQuery) {
 	s.kick() // the first events come from the store
 }
 
-
 // kick makes sure a drain runs after now. The hub calls it under its lock.
 func (s *heldStream) kick() {
 	s.mu.Lock()
