@@ -71,6 +71,12 @@ func wire(ctx context.Context, cfg *configs.Config, store *models.Store, log *sl
 		Gauges: []handlers.Gauge{{
 			Name: "pushgate_bridge_waiting", Help: "Long polls and sync requests waiting for a result.",
 			Value: func() float64 { return float64(br.Waiting()) },
+		}, {
+			Name: "pushgate_feed_subscribers", Help: "Streams and WebSockets following the live feed.",
+			Value: func() float64 { return float64(hub.Subscribers()) },
+		}, {
+			Name: "pushgate_feed_held_polls", Help: "Feed long polls held until an event arrives.",
+			Value: func() float64 { return float64(hub.Held()) },
 		}},
 	})
 	return a, nil
