@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strconv"
 )
@@ -24,6 +25,9 @@ func (s *Store) EventsAfter(ctx context.Context, f EventFilter, after, before in
 	}
 	if limit <= 0 || limit > FeedPage {
 		limit = FeedPage
+	}
+	if f.isZero() && before != 0 {
+		return s.allEventsAfter(ctx, after, before, limit)
 	}
 	q := f.where(s.db.WithContext(ctx)).Where("id > ?", after)
 	if before != 0 {
@@ -83,4 +87,47 @@ func (s *Store) ListenEvents(ctx context.Context, listening func(), onEvent func
 			onEvent(id)
 		}
 	})
+}
+
+// isZero reports whether f selects every event.
+func (f EventFilter) isZero() bool {
+	return f.wants() == [FilterColumns]string{} && f.Since.IsZero() && f.Until.IsZero()
+}
+
+// eventColumns are the columns of Event, in the order scanEvent reads them.
+const eventColumns = `id, dedupe_key, kind, msg_type, event, event_key, from_user, to_user, create_time,
+	msg_id, request_id, format, status, attempts, duplicates, received_at, last_seen, handled_at,
+	last_error, reply, payload, raw, notified, recovery_until`
+
+// allEventsAfter is EventsAfter without a filter: the feeds' hub reads every
+// new event this way after each commit, so it skips GORM's reflection.
+func (s *Store) allEventsAfter(ctx context.Context, after, before int64, limit int) ([]Event, error) {
+	rows, err := s.sqlDB.QueryContext(ctx, s.rebind("SELECT "+eventColumns+
+		" FROM events WHERE id > ? AND id < ? ORDER BY id LIMIT ?"), after, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("models: events after %d: %w", after, err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		out = append(out, Event{})
+		e := &out[len(out)-1]
+		var handled, recovery sql.NullTime
+		if err := rows.Scan(&e.ID, &e.DedupeKey, &e.Kind, &e.MsgType, &e.Event, &e.EventKey, &e.FromUser,
+			&e.ToUser, &e.CreateTime, &e.MsgID, &e.RequestID, &e.Format, &e.Status, &e.Attempts,
+			&e.Duplicates, &e.ReceivedAt, &e.LastSeen, &handled, &e.LastError, &e.Reply, &e.Payload,
+			&e.Raw, &e.Notified, &recovery); err != nil {
+			return nil, fmt.Errorf("models: events after %d: %w", after, err)
+		}
+		if handled.Valid {
+			e.HandledAt = &handled.Time
+		}
+		if recovery.Valid {
+			e.RecoveryUntil = &recovery.Time
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("models: events after %d: %w", after, err)
+	}
+	return out, nil
 }

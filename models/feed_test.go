@@ -214,3 +214,27 @@ func TestFilterColumnsCoverEveryField(t *testing.T) {
 		}
 	}
 }
+
+// TestAllEventsAfterScansLikeGORM: the unfiltered fast path reads the same
+// rows as the GORM query.
+func TestAllEventsAfterScansLikeGORM(t *testing.T) {
+	eachDriver(t, func(t *testing.T, drv string) {
+		s, _ := newTestStore(t, drv)
+		newListFixture(t, s)
+		ctx := context.Background()
+		fast, err := s.EventsAfter(ctx, EventFilter{}, 0, s.EventHorizon(), FeedPage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var slow []Event
+		if err := s.db.WithContext(ctx).Order("id").Limit(FeedPage).Find(&slow).Error; err != nil {
+			t.Fatal(err)
+		}
+		if len(fast) != listFixtureSize {
+			t.Fatalf("EventsAfter read %d rows, want %d", len(fast), listFixtureSize)
+		}
+		if diff := cmp.Diff(slow, fast); diff != "" {
+			t.Errorf("fast path vs GORM (-gorm +fast):\n%s", diff)
+		}
+	})
+}
