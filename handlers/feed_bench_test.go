@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -234,10 +235,12 @@ func BenchmarkFeedIngestWithSubscribers(b *testing.B) {
 			for b.Loop() {
 				// Alternate the runs, as the machine is shared: its load
 				// changes from one run to the next.
-				var without, with float64
+				var without, with, cpuWithout, cpuWith float64
 				for r := range rounds {
 					base := newFeedServer(b, feedOpts{})
+					c0 := cpuTime()
 					alone := base.ingestFor(b, d, workers, users, fmt.Sprint("base", r))
+					cpuAlone := (cpuTime() - c0).Seconds() * 1e6 / (alone * d.Seconds())
 					base.Close()
 
 					fs := newFeedServer(b, feedOpts{})
@@ -254,20 +257,40 @@ func BenchmarkFeedIngestWithSubscribers(b *testing.B) {
 						}
 						pprof.StartCPUProfile(f)
 					}
+					c0 = cpuTime()
 					loaded := fs.ingestFor(b, d, workers, users, fmt.Sprint("subs", r))
+					cpuLoaded := (cpuTime() - c0).Seconds() * 1e6 / (loaded * d.Seconds())
 					pprof.StopCPUProfile()
 					left := fs.hub.Subscribers()
 					cmd.Process.Kill()
+					cmd.Wait()
+					childCPU := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+					b.Logf("the subscribers' process used %.2f CPU-s (from its start)", childCPU.Seconds())
 					fs.Close()
-					b.Logf("%s round %d: %.0f pushes/s without subscribers, %.0f with %d (%d still live at the end): %.2f",
-						mode, r, alone, loaded, subs, left, loaded/alone)
+					b.Logf("%s round %d: %.0f pushes/s without subscribers, %.0f with %d (%d still live at the end): %.2f; CPU of this process per push %.0f µs, %.0f µs: %.2f",
+						mode, r, alone, loaded, subs, left, loaded/alone, cpuAlone, cpuLoaded, cpuAlone/cpuLoaded)
 					without += alone / rounds
 					with += loaded / rounds
+					cpuWithout += cpuAlone / rounds
+					cpuWith += cpuLoaded / rounds
 				}
 				b.ReportMetric(without, "pushes/s-alone")
 				b.ReportMetric(with, "pushes/s-with-subs")
 				b.ReportMetric(with/without, "ratio")
+				// On a shared machine the pushes per second swing with the
+				// others' load; the CPU this process (server and loaders, not
+				// the subscribers' process) spends per push does not.
+				b.ReportMetric(cpuWithout, "cpu-µs/push-alone")
+				b.ReportMetric(cpuWith, "cpu-µs/push-with-subs")
+				b.ReportMetric(cpuWithout/cpuWith, "cpu-ratio")
 			}
 		})
 	}
+}
+
+// cpuTime is the user and system CPU time of this process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
