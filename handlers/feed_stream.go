@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -162,6 +163,7 @@ func (f Feed) ws(c *gin.Context) {
 		}
 	}()
 
+	var pinging atomic.Bool
 	for {
 		it, err := sub.Next(ctx, f.heartbeat())
 		switch {
@@ -170,12 +172,18 @@ func (f Feed) ws(c *gin.Context) {
 				return
 			}
 		case errors.Is(err, stream.ErrIdle):
-			pctx, pcancel := context.WithTimeout(ctx, f.heartbeat())
-			err := conn.Ping(pctx)
-			pcancel()
-			if err != nil {
-				conn.Close(websocket.StatusPolicyViolation, "no pong")
-				return
+			// Ping aside, so that events are not held up waiting for the
+			// pong; one ping at a time.
+			if pinging.CompareAndSwap(false, true) {
+				go func() {
+					defer pinging.Store(false)
+					pctx, pcancel := context.WithTimeout(ctx, f.heartbeat())
+					defer pcancel()
+					if conn.Ping(pctx) != nil && ctx.Err() == nil {
+						conn.Close(websocket.StatusPolicyViolation, "no pong")
+						cancel()
+					}
+				}()
 			}
 		case errors.Is(err, stream.ErrSlow):
 			conn.Close(websocket.StatusTryAgainLater, "slow consumer; resume after="+strconv.FormatInt(sub.Cursor(), 10))
