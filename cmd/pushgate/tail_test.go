@@ -81,7 +81,14 @@ func TestTail(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(500 * time.Millisecond) // the tails connect ("now" is when they do)
+	// The tails connect ("now" is when they do): wait until both follow.
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(metrics(t, c.addr), "pushgate_feed_subscribers 2\n") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the tails did not connect; stderr: %q", errOut.lines())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	pushKey(t, c.addr, "CLICK", "new-click")
 	pushKey(t, c.addr, "VIEW", "new-view")
 	for i, tt := range tests {
@@ -111,4 +118,17 @@ func TestTail(t *testing.T) {
 	}
 	cancel()
 	wg.Wait()
+}
+
+// metrics returns the text of GET /metrics.
+func metrics(t *testing.T, addr string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return b.String()
 }
