@@ -219,9 +219,6 @@ func (s *Sub) applyFilter() error {
 	s.mu.Lock()
 	f, closed := s.refilter, s.closed
 	s.refilter = nil
-	if f != nil {
-		s.buf, s.slow = nil, false
-	}
 	s.mu.Unlock()
 	if closed {
 		return ErrClosed
@@ -229,10 +226,13 @@ func (s *Sub) applyFilter() error {
 	if f == nil {
 		return nil
 	}
-	s.h.mu.Lock()
+	s.h.mu.Lock() // offers happen under it: none lands after the buffer is dropped
 	s.h.subs.remove(s)
 	s.live.Store(false)
 	s.filter = *f
+	s.mu.Lock()
+	s.buf, s.slow = nil, false
+	s.mu.Unlock()
 	s.h.mu.Unlock()
 	s.page = nil
 	return nil
