@@ -115,23 +115,37 @@ func TestEventsAfterPlanUsesPrimaryKey(t *testing.T) {
 func TestInflightHorizon(t *testing.T) {
 	g := newIDGen(1)
 	var f inflight
+	// A generator that made no id yet: the horizon is now, not 1 (a new
+	// process must not take every stored event for new).
+	before := FirstIDAt(time.Now())
+	if got := f.horizon(g); got < before {
+		t.Fatalf("horizon() of a fresh generator = %d, want at least FirstIDAt(now) %d", got, before)
+	}
 	a, b, c := f.begin(g), f.begin(g), f.begin(g)
+	idle := int64(-1) // nothing in flight: above c, at most the current millisecond's first id
 	steps := []struct {
 		end  int64
 		want int64
 	}{
-		{b, a},       // a still in flight
-		{a, c},       // a and b done: c holds the horizon
-		{a, c},       // repeated end: no change
-		{c, c + 1},   // nothing in flight: the next id
-		{999, c + 1}, // unknown id: ignored
+		{b, a},      // a still in flight
+		{a, c},      // a and b done: c holds the horizon
+		{a, c},      // repeated end: no change
+		{c, idle},   // nothing in flight
+		{999, idle}, // unknown id: ignored
 	}
 	if got := f.horizon(g); got != a {
 		t.Fatalf("horizon() = %d, want %d", got, a)
 	}
 	for _, s := range steps {
 		f.end(s.end)
-		if got := f.horizon(g); got != s.want {
+		got := f.horizon(g)
+		if s.want == idle {
+			if hi := max(c+1, FirstIDAt(time.Now())); got <= c || got > hi {
+				t.Errorf("after end(%d): horizon() = %d, want in (%d, %d]", s.end, got, c, hi)
+			}
+			continue
+		}
+		if got != s.want {
 			t.Errorf("after end(%d): horizon() = %d, want %d", s.end, got, s.want)
 		}
 	}

@@ -1,6 +1,9 @@
 package models
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // inflight tracks the ids of events being saved by this process: taken by
 // SaveEvent, not yet committed (or refused). Ids are made in increasing
@@ -51,14 +54,16 @@ func (f *inflight) end(id int64) {
 }
 
 // horizon returns the smallest id that may still be committed by this
-// process: the oldest in-flight id, or the next id g would make.
+// process: the oldest in-flight id, or else the smallest id g may still
+// make (above its last one, and not below the current millisecond's: g may
+// have made none yet in this process).
 func (f *inflight) horizon(g *idGen) int64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.pending) > 0 {
 		return f.pending[0]
 	}
-	return g.last.Load() + 1
+	return max(g.last.Load()+1, FirstIDAt(time.Now()))
 }
 
 // EventHorizon returns an id below which every event this process saves is

@@ -99,6 +99,8 @@ func TestFeedResumeAcrossKill9(t *testing.T) {
 		select {
 		case ev := <-events:
 			got = append(got, ev)
+		case err := <-streamDone:
+			t.Fatalf("the stream after the restart ended: %v; %d events", err, len(got))
 		case <-timeout:
 			t.Fatalf("END not streamed after the restart; %d events", len(got))
 		}
