@@ -20,7 +20,19 @@ import (
 //	pushgate events list [filters] [--json]        list stored events
 //	pushgate replay --id ID | [filters]            run handlers again
 //	pushgate deliveries list|retry ID              outbound notifications
+//	pushgate tail [filters] [--json]               follow events as they arrive
+//
+// SIGINT and SIGTERM stop the command (serve shuts down gracefully); the
+// exit status is 1 when it failed.
 func Main(mux *events.Mux) { os.Exit(runMain(mux, os.Args[1:])) }
+
+// Command runs one command of the command line, args as after the program
+// name (e.g. "serve", "--addr", ":8080"), writing to stdout and stderr,
+// until it ends or ctx does. It is what Main runs, without the signals and
+// the exit: for a program that wraps the command line, or a test of one.
+func Command(ctx context.Context, mux *events.Mux, args []string, stdout, stderr io.Writer) error {
+	return run(ctx, mux, args, stdout, stderr)
+}
 
 // runMain runs a command until it ends or SIGINT/SIGTERM asks it to stop,
 // and returns the exit status.
@@ -42,6 +54,7 @@ commands:
   events list  list stored events through the admin API
   replay       dispatch stored events again through the admin API
   deliveries   list or retry outbound notifications through the admin API
+  tail         follow stored events as they arrive (the API's /v1/stream)
 `
 
 func run(ctx context.Context, mux *events.Mux, args []string, stdout, stderr io.Writer) error {
@@ -64,6 +77,8 @@ func run(ctx context.Context, mux *events.Mux, args []string, stdout, stderr io.
 		return runReplay(ctx, rest, stdout, stderr)
 	case "deliveries":
 		return runDeliveries(ctx, rest, stdout, stderr)
+	case "tail":
+		return runTail(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -8,6 +8,7 @@ import (
 	"github.com/pushgate/pushgate/events"
 	"github.com/pushgate/pushgate/handlers"
 	"github.com/pushgate/pushgate/notify"
+	"github.com/pushgate/pushgate/stream"
 )
 
 // part is a piece with background work: Start starts the parts in order,
@@ -30,21 +31,37 @@ func (s *Service) wire(cfg *configs.Config, mux *events.Mux, o *options) error {
 	}
 	s.parts = append(s.parts, part{br.Start, br.Close})
 
+	hub := stream.New(store, stream.Options{Logger: log})
+	s.parts = append(s.parts, part{func(ctx context.Context) error {
+		if err := hub.Start(ctx); err != nil {
+			return err
+		}
+		context.AfterFunc(ctx, hub.Close) // at shutdown, end the feeds' connections first
+		return nil
+	}, hub.Close})
+
 	s.server, err = handlers.New(handlers.Deps{
 		Config:    cfg,
 		Store:     store,
 		Mux:       mux,
 		Logger:    log,
 		Now:       o.now,
-		Observers: []handlers.Observer{br, notifier},
+		Observers: []handlers.Observer{br, notifier, hub},
 		Features: append([]handlers.Feature{
 			handlers.Results{Bridge: br, MaxWait: cfg.Results.MaxWait, Logger: log},
 			handlers.Sync{Bridge: br, BodyLimit: cfg.BodyLimit, Logger: log},
 			handlers.Deliveries{Store: store, Notifier: notifier, Logger: log},
+			handlers.Feed{Hub: hub, Token: cfg.APIToken, MaxWait: cfg.Results.MaxWait, Logger: log},
 		}, o.routes...),
 		Gauges: append([]handlers.Gauge{{
 			Name: "pushgate_bridge_waiting", Help: "Long polls and sync requests waiting for a result.",
 			Value: func() float64 { return float64(br.Waiting()) },
+		}, {
+			Name: "pushgate_feed_subscribers", Help: "Streams and WebSockets following the live feed.",
+			Value: func() float64 { return float64(hub.Subscribers()) },
+		}, {
+			Name: "pushgate_feed_held_polls", Help: "Feed long polls held until an event arrives.",
+			Value: func() float64 { return float64(hub.Held()) },
 		}}, o.gauges...),
 	})
 	return err

@@ -95,8 +95,12 @@ func (s *Store) SaveEvent(ctx context.Context, e *NewEvent) (Saved, error) {
 		op.ev.ReceivedAt = s.now()
 	}
 	op.ev.ReceivedAt = dbTime(op.ev.ReceivedAt)
-	op.id = s.NewID()
+	op.id = s.flight.begin(s.ids)
+	id := op.id
 	owned, err := s.w.do(ctx, op)
+	if owned {
+		s.flight.end(id) // not queued, or finished (the writer ended it then)
+	}
 	if !owned {
 		// The caller gave up; the writer still holds op and may write it.
 		return Saved{}, fmt.Errorf("models: save event %q: %w", e.DedupeKey, err)

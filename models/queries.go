@@ -51,24 +51,95 @@ type EventFilter struct {
 	Cursor       string // from a previous page; "" = newest
 }
 
-// ListEvents returns the events matching f, newest first, and the cursor of the
-// next page ("" after the last). A malformed cursor wraps ErrInvalid.
-func (s *Store) ListEvents(ctx context.Context, f EventFilter) ([]Event, string, error) {
-	if err := s.checkOpen("list events"); err != nil {
-		return nil, "", err
+// The exact-match conditions of an EventFilter: each column with the
+// event's value of it (filterCols), and the filter's wanted value of each,
+// in the same order (EventFilter.wants). The SQL of the queries (where), the
+// in-memory test of the feeds (Matcher) and the feeds' index of subscribers
+// all read these, so a field added here filters them all
+// (TestFilterColumnsCoverEveryField checks that every string field is here).
+var filterCols = [...]struct {
+	col string
+	get func(*Event) string
+}{
+	{"account", func(e *Event) string { return e.Account }},
+	{"event", func(e *Event) string { return e.Event }},
+	{"msg_type", func(e *Event) string { return e.MsgType }},
+	{"from_user", func(e *Event) string { return e.FromUser }},
+	{"to_user", func(e *Event) string { return e.ToUser }},
+	{"event_key", func(e *Event) string { return e.EventKey }},
+	{"request_id", func(e *Event) string { return e.RequestID }},
+	{"status", func(e *Event) string { return e.Status }},
+}
+
+// FilterColumns is how many exact-match columns an EventFilter has.
+const FilterColumns = len(filterCols)
+
+func (f EventFilter) wants() [FilterColumns]string {
+	return [FilterColumns]string{f.Account, f.Event, f.MsgType, f.FromUser, f.ToUser, f.EventKey, f.RequestID, f.Status}
+}
+
+// FilterColumnValue returns e's value of exact-match column col (0 <=
+// col < FilterColumns), as a Matcher compares it.
+func FilterColumnValue(col int, e *Event) string { return filterCols[col].get(e) }
+
+// Matcher is an EventFilter compiled for testing many events in memory.
+type Matcher struct {
+	cols         []int
+	want         []string
+	since, until time.Time
+}
+
+// Matcher compiles f.
+func (f EventFilter) Matcher() Matcher {
+	m := Matcher{since: f.Since, until: f.Until}
+	if !m.since.IsZero() {
+		m.since = dbTime(m.since)
 	}
-	after, paged, err := decodeCursor(f.Cursor)
-	if err != nil {
-		return nil, "", err
+	if !m.until.IsZero() {
+		m.until = dbTime(m.until)
 	}
-	limit := pageSize(f.Limit)
-	q := s.db.WithContext(ctx)
-	for _, c := range []struct{ col, val string }{
-		{"account", f.Account}, {"event", f.Event}, {"msg_type", f.MsgType}, {"from_user", f.FromUser}, {"to_user", f.ToUser},
-		{"event_key", f.EventKey}, {"request_id", f.RequestID}, {"status", f.Status},
-	} {
-		if c.val != "" {
-			q = q.Where(c.col+" = ?", c.val)
+	for i, w := range f.wants() {
+		if w != "" {
+			m.cols, m.want = append(m.cols, i), append(m.want, w)
+		}
+	}
+	return m
+}
+
+// Match reports whether e passes the filter (every field but Limit and
+// Cursor), as the queries would select it.
+func (m Matcher) Match(e *Event) bool {
+	for i, c := range m.cols {
+		if filterCols[c].get(e) != m.want[i] {
+			return false
+		}
+	}
+	if !m.since.IsZero() && e.ReceivedAt.Before(m.since) {
+		return false
+	}
+	if !m.until.IsZero() && !e.ReceivedAt.Before(m.until) {
+		return false
+	}
+	return true
+}
+
+// IndexKey returns the first exact-match condition of the filter, column
+// and value, to index subscribers by; ok is false when there is none.
+func (m Matcher) IndexKey() (col int, val string, ok bool) {
+	if len(m.cols) == 0 {
+		return 0, "", false
+	}
+	return m.cols[0], m.want[0], true
+}
+
+// Match reports whether e passes f (see Matcher.Match).
+func (f EventFilter) Match(e *Event) bool { return f.Matcher().Match(e) }
+
+// where adds f's conditions (every field but Limit and Cursor) to q.
+func (f EventFilter) where(q *gorm.DB) *gorm.DB {
+	for i, want := range f.wants() {
+		if want != "" {
+			q = q.Where(filterCols[i].col+" = ?", want)
 		}
 	}
 	if f.RequestID != "" {
@@ -83,6 +154,21 @@ func (s *Store) ListEvents(ctx context.Context, f EventFilter) ([]Event, string,
 	if !f.Until.IsZero() {
 		q = q.Where("received_at < ?", dbTime(f.Until))
 	}
+	return q
+}
+
+// ListEvents returns the events matching f, newest first, and the cursor of the
+// next page ("" after the last). A malformed cursor wraps ErrInvalid.
+func (s *Store) ListEvents(ctx context.Context, f EventFilter) ([]Event, string, error) {
+	if err := s.checkOpen("list events"); err != nil {
+		return nil, "", err
+	}
+	after, paged, err := decodeCursor(f.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := pageSize(f.Limit)
+	q := f.where(s.db.WithContext(ctx))
 	if paged {
 		q = q.Where("id < ?", after)
 	}

@@ -22,23 +22,29 @@ const listenHeartbeat = 30 * time.Second
 // caller should re-check what it waits for. The listener holds one dedicated
 // connection, outside the Store's pool. On SQLite it returns ErrUnsupportedDriver.
 func (s *Store) ListenResults(ctx context.Context, listening func(), onResult func(requestID string)) error {
+	return s.listen(ctx, "listen results", ResultsChannel, listening, onResult)
+}
+
+// listen holds a LISTEN on channel on a dedicated connection and reports
+// each payload to on; see ListenResults.
+func (s *Store) listen(ctx context.Context, what, channel string, listening func(), on func(payload string)) error {
 	if s.driver != DriverPostgres {
-		return fmt.Errorf("models: listen results on %s: %w", s.driver, ErrUnsupportedDriver)
+		return fmt.Errorf("models: %s on %s: %w", what, s.driver, ErrUnsupportedDriver)
 	}
-	if err := s.checkOpen("listen results"); err != nil {
+	if err := s.checkOpen(what); err != nil {
 		return err
 	}
 	cfg, err := s.pgConfig(ctx)
 	if err != nil {
-		return fmt.Errorf("models: listen results: %w", err)
+		return fmt.Errorf("models: %s: %w", what, err)
 	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("models: listen results: connect: %w", err)
+		return fmt.Errorf("models: %s: connect: %w", what, err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "LISTEN "+ResultsChannel); err != nil {
-		return fmt.Errorf("models: listen results: %w", err)
+	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
+		return fmt.Errorf("models: %s: %w", what, err)
 	}
 	if listening != nil {
 		listening()
@@ -49,12 +55,12 @@ func (s *Store) ListenResults(ctx context.Context, listening func(), onResult fu
 		cancel()
 		switch {
 		case err == nil:
-			onResult(n.Payload)
+			on(n.Payload)
 			continue
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case !errors.Is(err, context.DeadlineExceeded) || conn.IsClosed():
-			return fmt.Errorf("models: listen results: %w", err)
+			return fmt.Errorf("models: %s: %w", what, err)
 		}
 		// Quiet for a while: make sure the connection still works.
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -64,7 +70,7 @@ func (s *Store) ListenResults(ctx context.Context, listening func(), onResult fu
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("models: listen results: heartbeat: %w", err)
+			return fmt.Errorf("models: %s: heartbeat: %w", what, err)
 		}
 	}
 }

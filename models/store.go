@@ -104,6 +104,7 @@ type Store struct {
 	legacyUntil  int64   // see LegacyUntil; set by Open
 	wdb          *sql.DB // the group-commit writer's pool: one connection on an SQLite file, else sqlDB
 	ids          *idGen
+	flight       inflight // events being saved, for EventHorizon
 	w            *writer
 	borrowed     bool // the pool is the caller's (OpenDB): Close leaves it open
 	closeOnce    sync.Once

@@ -251,7 +251,13 @@ func (w *writer) process(batch []*writeOp) {
 		case isUniqueViolation(err) && !ops[failed].renewed:
 			// Another replica took this id in the same millisecond: take a new one.
 			ops[failed].renewed = true
-			ops[failed].id = w.s.NewID()
+			old := ops[failed].id
+			if ops[failed].kind == opSaveEvent {
+				ops[failed].id = w.s.flight.begin(w.s.ids)
+				w.s.flight.end(old)
+			} else {
+				ops[failed].id = w.s.NewID()
+			}
 		default:
 			// This op is bad; the others go again without it.
 			ops[failed].err = err
@@ -323,6 +329,9 @@ func (w *writer) apply(ctx context.Context, b *batchTx, op *writeOp) error {
 
 // finish hands op its outcome: to the waiting caller, or to the log.
 func (w *writer) finish(op *writeOp, err error) {
+	if op.kind == opSaveEvent {
+		w.s.flight.end(op.id) // committed or refused: no longer holds the horizon
+	}
 	if err != nil {
 		var soft errSoft
 		if errors.As(err, &soft) {

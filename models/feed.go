@@ -1,0 +1,133 @@
+package models
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+)
+
+// EventsChannel is the PostgreSQL NOTIFY channel on which a replica
+// announces the id of events it committed (see AnnounceEvent), so that the
+// feeds of other replicas look in the store again.
+const EventsChannel = "pushgate_events"
+
+// FeedPage caps the page of EventsAfter.
+const FeedPage = 1000
+
+// EventsAfter returns up to limit events matching f (Limit and Cursor
+// ignored) with after < id < before, oldest first: a page of a feed. A
+// before of 0 means no upper bound. limit <= 0 or over FeedPage means
+// FeedPage. The query walks the primary key in id order on both drivers.
+func (s *Store) EventsAfter(ctx context.Context, f EventFilter, after, before int64, limit int) ([]Event, error) {
+	if err := s.checkOpen("events after"); err != nil {
+		return nil, err
+	}
+	if limit <= 0 || limit > FeedPage {
+		limit = FeedPage
+	}
+	if f.isZero() && before != 0 {
+		return s.allEventsAfter(ctx, after, before, limit)
+	}
+	q := f.where(s.db.WithContext(ctx)).Where("id > ?", after)
+	if before != 0 {
+		q = q.Where("id < ?", before)
+	}
+	var out []Event
+	if err := q.Order("id").Limit(limit).Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("models: events after %d: %w", after, err)
+	}
+	return out, nil
+}
+
+// LastEventID returns the largest event id below before (0: no bound), or 0
+// when there is none.
+func (s *Store) LastEventID(ctx context.Context, before int64) (int64, error) {
+	if err := s.checkOpen("last event id"); err != nil {
+		return 0, err
+	}
+	q := s.db.WithContext(ctx).Model(&Event{}).Select("id")
+	if before != 0 {
+		q = q.Where("id < ?", before)
+	}
+	var ids []int64
+	if err := q.Order("id DESC").Limit(1).Pluck("id", &ids).Error; err != nil {
+		return 0, fmt.Errorf("models: last event id: %w", err)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	return ids[0], nil
+}
+
+// AnnounceEvent tells the feeds of every replica on this PostgreSQL
+// database that events up to id are committed (NOTIFY on EventsChannel).
+// The store stays the source of truth: listeners only look again. On
+// SQLite, where one process owns the file, it does nothing.
+func (s *Store) AnnounceEvent(ctx context.Context, id int64) error {
+	if s.driver != DriverPostgres {
+		return nil
+	}
+	if err := s.checkOpen("announce event"); err != nil {
+		return err
+	}
+	if _, err := s.sqlDB.ExecContext(ctx, "SELECT pg_notify($1, $2)", EventsChannel, strconv.FormatInt(id, 10)); err != nil {
+		return fmt.Errorf("models: announce event %d: %w", id, err)
+	}
+	return nil
+}
+
+// ListenEvents reports the ids announced on EventsChannel by any replica
+// (AnnounceEvent) to onEvent, until ctx ends or the connection fails, like
+// ListenResults. Payloads that are not ids are ignored. On SQLite it
+// returns ErrUnsupportedDriver.
+func (s *Store) ListenEvents(ctx context.Context, listening func(), onEvent func(id int64)) error {
+	return s.listen(ctx, "listen events", EventsChannel, listening, func(p string) {
+		if id, err := strconv.ParseInt(p, 10, 64); err == nil {
+			onEvent(id)
+		}
+	})
+}
+
+// isZero reports whether f selects every event.
+func (f EventFilter) isZero() bool {
+	return f.wants() == [FilterColumns]string{} && f.Since.IsZero() && f.Until.IsZero()
+}
+
+// eventColumns are the columns of Event, in the order scanEvent reads them.
+const eventColumns = `id, dedupe_key, kind, msg_type, event, event_key, from_user, to_user, create_time,
+	msg_id, request_id, format, status, attempts, duplicates, received_at, last_seen, handled_at,
+	last_error, reply, payload, raw, notified, recovery_until`
+
+// allEventsAfter is EventsAfter without a filter: the feeds' hub reads every
+// new event this way after each commit, so it skips GORM's reflection.
+func (s *Store) allEventsAfter(ctx context.Context, after, before int64, limit int) ([]Event, error) {
+	rows, err := s.sqlDB.QueryContext(ctx, s.rebind("SELECT "+eventColumns+
+		" FROM events WHERE id > ? AND id < ? ORDER BY id LIMIT ?"), after, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("models: events after %d: %w", after, err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		out = append(out, Event{})
+		e := &out[len(out)-1]
+		var handled, recovery sql.NullTime
+		if err := rows.Scan(&e.ID, &e.DedupeKey, &e.Kind, &e.MsgType, &e.Event, &e.EventKey, &e.FromUser,
+			&e.ToUser, &e.CreateTime, &e.MsgID, &e.RequestID, &e.Format, &e.Status, &e.Attempts,
+			&e.Duplicates, &e.ReceivedAt, &e.LastSeen, &handled, &e.LastError, &e.Reply, &e.Payload,
+			&e.Raw, &e.Notified, &recovery); err != nil {
+			return nil, fmt.Errorf("models: events after %d: %w", after, err)
+		}
+		if handled.Valid {
+			e.HandledAt = &handled.Time
+		}
+		if recovery.Valid {
+			e.RecoveryUntil = &recovery.Time
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("models: events after %d: %w", after, err)
+	}
+	return out, nil
+}

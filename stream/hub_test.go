@@ -1,0 +1,216 @@
+package stream_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pushgate/pushgate/models"
+	"github.com/pushgate/pushgate/stream"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func newHub(t testing.TB, opt stream.Options) (*stream.Hub, *models.Store) {
+	t.Helper()
+	store, err := models.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "s.db"), models.Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	opt.Logger = quiet()
+	h := stream.New(store, opt)
+	if err := h.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return h, store
+}
+
+// save stores a CLICK (or the event given) with key and tells the hub, as
+// the receiver does after the commit.
+func save(t testing.TB, h *stream.Hub, s *models.Store, event, key string) int64 {
+	t.Helper()
+	sv, err := s.SaveEvent(context.Background(), &models.NewEvent{
+		DedupeKey: "k:" + key, Kind: "event." + event, MsgType: "event", Event: event, EventKey: key,
+		FromUser: "u", ToUser: "gh", Format: "xml", Payload: []byte(`{}`), Raw: []byte("<xml/>"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Accepted(context.Background(), sv.ID, nil)
+	return sv.ID
+}
+
+func next(t testing.TB, sub *stream.Sub, n int) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var keys []string
+	for range n {
+		it, err := sub.Next(ctx, 0)
+		if err != nil {
+			t.Fatalf("Next after %v = %v", keys, err)
+		}
+		keys = append(keys, it.Event.EventKey)
+	}
+	return keys
+}
+
+func TestSubReplayThenLive(t *testing.T) {
+	t.Parallel()
+	h, s := newHub(t, stream.Options{})
+	first := save(t, h, s, "CLICK", "a")
+	save(t, h, s, "VIEW", "b")
+	all := h.Subscribe(models.EventFilter{}, 0)
+	defer all.Close()
+	clicks := h.Subscribe(models.EventFilter{Event: "CLICK"}, 0)
+	defer clicks.Close()
+	after := h.Subscribe(models.EventFilter{}, first)
+	defer after.Close()
+	if diff := cmp.Diff([]string{"a", "b"}, next(t, all, 2)); diff != "" {
+		t.Errorf("replay (-want +got):\n%s", diff)
+	}
+	save(t, h, s, "CLICK", "c")
+	save(t, h, s, "VIEW", "d")
+	for _, c := range []struct {
+		name string
+		sub  *stream.Sub
+		want []string
+	}{
+		{"all", all, []string{"c", "d"}},
+		{"clicks", clicks, []string{"a", "c"}},
+		{"after the first", after, []string{"b", "c", "d"}},
+	} {
+		if diff := cmp.Diff(c.want, next(t, c.sub, len(c.want))); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", c.name, diff)
+		}
+	}
+	if got, want := all.Cursor(), h.Cursor(); got != want {
+		t.Errorf("Cursor() = %d, want the hub's %d", got, want)
+	}
+}
+
+func TestSubIdleSetFilterAndClose(t *testing.T) {
+	t.Parallel()
+	h, s := newHub(t, stream.Options{})
+	sub := h.Subscribe(models.EventFilter{}, 0)
+	if _, err := sub.Next(context.Background(), 20*time.Millisecond); !errors.Is(err, stream.ErrIdle) {
+		t.Fatalf("Next on nothing = %v, want ErrIdle", err)
+	}
+	save(t, h, s, "CLICK", "a")
+	next(t, sub, 1)
+	sub.SetFilter(models.EventFilter{Event: "VIEW"})
+	save(t, h, s, "CLICK", "b")
+	save(t, h, s, "VIEW", "c")
+	if diff := cmp.Diff([]string{"c"}, next(t, sub, 1)); diff != "" {
+		t.Errorf("after SetFilter (-want +got):\n%s", diff)
+	}
+	sub.Close()
+	if _, err := sub.Next(context.Background(), 0); !errors.Is(err, stream.ErrClosed) {
+		t.Errorf("Next after Close = %v, want ErrClosed", err)
+	}
+	h.Close()
+	other := h.Subscribe(models.EventFilter{}, 0)
+	if _, err := other.Next(context.Background(), 0); !errors.Is(err, stream.ErrClosed) {
+		t.Errorf("Next after the hub closed = %v, want ErrClosed", err)
+	}
+}
+
+func TestSubSlow(t *testing.T) {
+	t.Parallel()
+	h, s := newHub(t, stream.Options{Buffer: 3})
+	sub := h.Subscribe(models.EventFilter{}, 0)
+	defer sub.Close()
+	save(t, h, s, "CLICK", "a")
+	next(t, sub, 1) // live now
+	for i := range 5 {
+		save(t, h, s, "CLICK", fmt.Sprint("x", i))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for h.Subscribers() != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	var keys []string
+	var err error
+	for err == nil {
+		var it *stream.Item
+		if it, err = sub.Next(context.Background(), time.Second); err == nil {
+			keys = append(keys, it.Event.EventKey)
+		}
+	}
+	if !errors.Is(err, stream.ErrSlow) {
+		t.Fatalf("Next of a subscriber 5 behind with a buffer of 3 = %v after %v, want ErrSlow", err, keys)
+	}
+	// What it got is a prefix; the cursor resumes right after it.
+	rest := h.Subscribe(models.EventFilter{}, sub.Cursor())
+	defer rest.Close()
+	all := append(keys, next(t, rest, 5-len(keys))...)
+	if diff := cmp.Diff([]string{"x0", "x1", "x2", "x3", "x4"}, all); diff != "" {
+		t.Errorf("slow then resumed (-want +got):\n%s", diff)
+	}
+}
+
+func TestWait(t *testing.T) {
+	t.Parallel()
+	h, s := newHub(t, stream.Options{})
+	called := make(chan string, 3)
+	h.Wait(models.EventFilter{Event: "VIEW"}, 0, time.Minute, func() { called <- "view" })
+	h.Wait(models.EventFilter{}, 0, 30*time.Millisecond, func() { called <- "timeout" })
+	stop := h.Wait(models.EventFilter{}, 0, time.Minute, func() { called <- "stopped" })
+	if !stop() {
+		t.Error("stop() of a held wait = false, want true")
+	}
+	if got := <-called; got != "timeout" {
+		t.Errorf("first call = %s, want the timeout", got)
+	}
+	save(t, h, s, "CLICK", "a") // the VIEW wait stays
+	time.Sleep(50 * time.Millisecond)
+	if n := h.Held(); n != 1 {
+		t.Errorf("Held() after a CLICK = %d, want 1", n)
+	}
+	save(t, h, s, "VIEW", "b")
+	if got := <-called; got != "view" {
+		t.Errorf("call after a VIEW = %s, want view", got)
+	}
+	select {
+	case got := <-called:
+		t.Errorf("unexpected call %s", got)
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+// Example follows the stored events of a store: what a feed does.
+func Example() {
+	dir, _ := os.MkdirTemp("", "stream-example")
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	store, _ := models.Open(ctx, "sqlite", filepath.Join(dir, "x.db"), models.Options{Logger: quiet()})
+	defer store.Close()
+	hub := stream.New(store, stream.Options{Logger: quiet()})
+	hub.Start(ctx)
+	defer hub.Close()
+
+	sub := hub.Subscribe(models.EventFilter{Event: "CLICK"}, 0) // 0: from the oldest
+	defer sub.Close()
+	for _, key := range []string{"menu_1", "menu_2"} {
+		sv, _ := store.SaveEvent(ctx, &models.NewEvent{DedupeKey: key, Kind: "event.CLICK", MsgType: "event",
+			Event: "CLICK", EventKey: key, Format: "xml", Payload: []byte(`{}`)})
+		hub.Accepted(ctx, sv.ID, nil) // the receiver does this after each commit
+	}
+	for range 2 {
+		it, _ := sub.Next(ctx, time.Second)
+		fmt.Println(it.Kind, it.Event.EventKey)
+	}
+	// Output:
+	// event.CLICK menu_1
+	// event.CLICK menu_2
+}

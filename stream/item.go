@@ -1,0 +1,95 @@
+package stream
+
+import (
+	"encoding/json"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/pushgate/pushgate/models"
+)
+
+// Item is one stored event as a feed hands it out. Items are shared by every
+// subscriber that receives them: treat them as read-only.
+type Item struct {
+	ID    int64
+	Kind  string // the event's kind, e.g. "event.CLICK"
+	Event *models.Event
+
+	once, rawOnce sync.Once
+	json, rawJSON []byte
+}
+
+func newItem(e *models.Event) *Item { return &Item{ID: e.ID, Kind: e.Kind, Event: e} }
+
+// JSON returns the item as the admin API's GET /v1/events/{id} shows the
+// event, without its dispatch history; the raw body is included only when
+// raw is true (otherwise "raw" is empty). It is rendered once per variant.
+func (it *Item) JSON(raw bool) []byte {
+	if raw {
+		it.rawOnce.Do(func() { it.rawJSON = render(it.Event, true) })
+		return it.rawJSON
+	}
+	it.once.Do(func() { it.json = render(it.Event, false) })
+	return it.json
+}
+
+// View is the JSON form of a stored event: the fields of the admin API's
+// event view (GET /v1/events/{id}), which a test keeps equal. Ids are
+// strings: they are 64-bit and would lose digits as JSON numbers in
+// JavaScript.
+type View struct {
+	ID         string          `json:"id"`
+	DedupeKey  string          `json:"dedupe_key"`
+	Kind       string          `json:"kind"`
+	MsgType    string          `json:"msg_type"`
+	Event      string          `json:"event"`
+	EventKey   string          `json:"event_key"`
+	FromUser   string          `json:"from_user"`
+	ToUser     string          `json:"to_user"`
+	CreateTime int64           `json:"create_time"`
+	MsgID      string          `json:"msg_id,omitempty"`
+	RequestID  string          `json:"request_id"`
+	Status     string          `json:"status"`
+	Attempts   int             `json:"attempts"`
+	Duplicates int             `json:"duplicates"`
+	ReceivedAt time.Time       `json:"received_at"`
+	LastSeen   time.Time       `json:"last_seen"`
+	HandledAt  *time.Time      `json:"handled_at"`
+	LastError  string          `json:"last_error"`
+	Reply      string          `json:"reply,omitempty"`
+	Format     string          `json:"format"`
+	Payload    json.RawMessage `json:"payload"`
+	Raw        string          `json:"raw"`
+}
+
+// ViewOf returns the view of e, with its raw body when raw is true.
+func ViewOf(e *models.Event, raw bool) View {
+	payload := json.RawMessage(e.Payload)
+	if len(payload) == 0 {
+		payload = json.RawMessage("null")
+	}
+	v := View{
+		ID: strconv.FormatInt(e.ID, 10), DedupeKey: e.DedupeKey, Kind: e.Kind, MsgType: e.MsgType,
+		Event: e.Event, EventKey: e.EventKey, FromUser: e.FromUser, ToUser: e.ToUser,
+		CreateTime: e.CreateTime, MsgID: e.MsgID, RequestID: e.RequestID, Status: e.Status,
+		Attempts: e.Attempts, Duplicates: e.Duplicates, ReceivedAt: e.ReceivedAt, LastSeen: e.LastSeen,
+		HandledAt: e.HandledAt, LastError: e.LastError, Reply: string(e.Reply), Format: e.Format,
+		Payload: payload,
+	}
+	if raw {
+		v.Raw = string(e.Raw)
+	}
+	return v
+}
+
+func render(e *models.Event, raw bool) []byte {
+	b, err := json.Marshal(ViewOf(e, raw))
+	if err != nil { // a payload that is not JSON: keep the item, as a string
+		v := ViewOf(e, raw)
+		q, _ := json.Marshal(string(e.Payload))
+		v.Payload = q
+		b, _ = json.Marshal(v)
+	}
+	return b
+}
