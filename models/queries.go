@@ -43,7 +43,10 @@ func (s *Store) EventAttempts(ctx context.Context, id int64) ([]EventAttempt, er
 // EventFilter selects events for ListEvents. Empty fields match everything.
 type EventFilter struct {
 	// Account is the name of the account the events arrived for.
-	Account                                                       string
+	Account string
+	// AuthorizerAppID is the authorized account an Open Platform account
+	// received the events for.
+	AuthorizerAppID                                               string
 	Event, MsgType, FromUser, ToUser, EventKey, RequestID, Status string
 	// Since (inclusive) and Until (exclusive) bound received_at; zero = unbounded.
 	Since, Until time.Time
@@ -64,7 +67,7 @@ func (s *Store) ListEvents(ctx context.Context, f EventFilter) ([]Event, string,
 	limit := pageSize(f.Limit)
 	q := s.db.WithContext(ctx)
 	for _, c := range []struct{ col, val string }{
-		{"account", f.Account}, {"event", f.Event}, {"msg_type", f.MsgType}, {"from_user", f.FromUser}, {"to_user", f.ToUser},
+		{"account", f.Account}, {"authorizer_appid", f.AuthorizerAppID}, {"event", f.Event}, {"msg_type", f.MsgType}, {"from_user", f.FromUser}, {"to_user", f.ToUser},
 		{"event_key", f.EventKey}, {"request_id", f.RequestID}, {"status", f.Status},
 	} {
 		if c.val != "" {
