@@ -15,30 +15,32 @@ import (
 // eventView is an event as the admin API shows it. Ids are strings: they
 // are 64-bit and would lose digits as JSON numbers in JavaScript.
 type eventView struct {
-	ID         string          `json:"id"`
-	Account    string          `json:"account"`
-	DedupeKey  string          `json:"dedupe_key"`
-	Kind       string          `json:"kind"`
-	MsgType    string          `json:"msg_type"`
-	Event      string          `json:"event"`
-	EventKey   string          `json:"event_key"`
-	FromUser   string          `json:"from_user"`
-	ToUser     string          `json:"to_user"`
-	CreateTime int64           `json:"create_time"`
-	MsgID      string          `json:"msg_id,omitempty"`
-	RequestID  string          `json:"request_id"`
-	Status     string          `json:"status"`
-	Attempts   int             `json:"attempts"`
-	Duplicates int             `json:"duplicates"`
-	ReceivedAt time.Time       `json:"received_at"`
-	LastSeen   time.Time       `json:"last_seen"`
-	HandledAt  *time.Time      `json:"handled_at"`
-	LastError  string          `json:"last_error"`
-	Reply      string          `json:"reply,omitempty"`
-	Format     string          `json:"format"`
-	Payload    json.RawMessage `json:"payload"`
-	Raw        string          `json:"raw"`
-	History    []attemptView   `json:"history,omitempty"`
+	ID      string `json:"id"`
+	Account string `json:"account"`
+	// AuthorizerAppID: see models.Event.AuthorizerAppID.
+	AuthorizerAppID string          `json:"authorizer_appid,omitempty"`
+	DedupeKey       string          `json:"dedupe_key"`
+	Kind            string          `json:"kind"`
+	MsgType         string          `json:"msg_type"`
+	Event           string          `json:"event"`
+	EventKey        string          `json:"event_key"`
+	FromUser        string          `json:"from_user"`
+	ToUser          string          `json:"to_user"`
+	CreateTime      int64           `json:"create_time"`
+	MsgID           string          `json:"msg_id,omitempty"`
+	RequestID       string          `json:"request_id"`
+	Status          string          `json:"status"`
+	Attempts        int             `json:"attempts"`
+	Duplicates      int             `json:"duplicates"`
+	ReceivedAt      time.Time       `json:"received_at"`
+	LastSeen        time.Time       `json:"last_seen"`
+	HandledAt       *time.Time      `json:"handled_at"`
+	LastError       string          `json:"last_error"`
+	Reply           string          `json:"reply,omitempty"`
+	Format          string          `json:"format"`
+	Payload         json.RawMessage `json:"payload"`
+	Raw             string          `json:"raw"`
+	History         []attemptView   `json:"history,omitempty"`
 }
 
 type attemptView struct {
@@ -54,7 +56,7 @@ func viewEvent(e *models.Event) eventView {
 		payload = json.RawMessage("null")
 	}
 	return eventView{
-		ID: strconv.FormatInt(e.ID, 10), Account: e.Account, DedupeKey: e.DedupeKey, Kind: e.Kind, MsgType: e.MsgType,
+		ID: strconv.FormatInt(e.ID, 10), Account: e.Account, AuthorizerAppID: e.AuthorizerAppID, DedupeKey: e.DedupeKey, Kind: e.Kind, MsgType: e.MsgType,
 		Event: e.Event, EventKey: e.EventKey, FromUser: e.FromUser, ToUser: e.ToUser,
 		CreateTime: e.CreateTime, MsgID: e.MsgID, RequestID: e.RequestID, Status: e.Status,
 		Attempts: e.Attempts, Duplicates: e.Duplicates, ReceivedAt: e.ReceivedAt, LastSeen: e.LastSeen,
@@ -66,18 +68,21 @@ func viewEvent(e *models.Event) eventView {
 // eventFilter is the filter of GET /v1/events and the body of POST
 // /v1/replay.
 type eventFilter struct {
-	Account   string `json:"account" form:"account"`
-	Event     string `json:"event" form:"event"`
-	MsgType   string `json:"msg_type" form:"msg_type"`
-	FromUser  string `json:"from_user" form:"from_user"`
-	ToUser    string `json:"to_user" form:"to_user"`
-	EventKey  string `json:"event_key" form:"event_key"`
-	RequestID string `json:"request_id" form:"request_id"`
-	Status    string `json:"status" form:"status"`
-	Since     string `json:"since" form:"since"`
-	Until     string `json:"until" form:"until"`
-	Limit     int    `json:"limit" form:"limit"`
-	Cursor    string `json:"cursor" form:"cursor"`
+	Account string `json:"account" form:"account"`
+	// AuthorizerAppID: events an Open Platform account received for one
+	// authorized account.
+	AuthorizerAppID string `json:"authorizer_appid" form:"authorizer_appid"`
+	Event           string `json:"event" form:"event"`
+	MsgType         string `json:"msg_type" form:"msg_type"`
+	FromUser        string `json:"from_user" form:"from_user"`
+	ToUser          string `json:"to_user" form:"to_user"`
+	EventKey        string `json:"event_key" form:"event_key"`
+	RequestID       string `json:"request_id" form:"request_id"`
+	Status          string `json:"status" form:"status"`
+	Since           string `json:"since" form:"since"`
+	Until           string `json:"until" form:"until"`
+	Limit           int    `json:"limit" form:"limit"`
+	Cursor          string `json:"cursor" form:"cursor"`
 }
 
 // parseTime accepts RFC 3339 or Unix seconds.
@@ -109,7 +114,7 @@ func (f eventFilter) model() (models.EventFilter, error) {
 		errs = append(errs, errors.New("limit must be between 1 and 500"))
 	}
 	return models.EventFilter{
-		Account: f.Account, Event: f.Event, MsgType: f.MsgType, FromUser: f.FromUser, ToUser: f.ToUser,
+		Account: f.Account, AuthorizerAppID: f.AuthorizerAppID, Event: f.Event, MsgType: f.MsgType, FromUser: f.FromUser, ToUser: f.ToUser,
 		EventKey: f.EventKey, RequestID: f.RequestID, Status: f.Status,
 		Since: since, Until: until, Limit: f.Limit, Cursor: f.Cursor,
 	}, errors.Join(errs...)
