@@ -123,27 +123,27 @@ func (s *Server) receive(c *gin.Context) {
 	// The row may commit even if the client goes away meanwhile; wait for
 	// the outcome regardless, so that a committed push is dispatched.
 	saved, err := s.store.SaveEvent(context.WithoutCancel(c.Request.Context()), &models.NewEvent{
-		DedupeKey:  key,
-		LegacyKey:  legacy,
-		Account:    acct.name,
+		DedupeKey: key,
+		LegacyKey: legacy,
+		Account:   acct.name,
 		// The app id of the authorized account, on an Open Platform's
 		// message route.
 		AuthorizerAppID: authorizer,
-		NonceKey:   s.nonceKey(acct, q),
-		Kind:       meta.Kind,
-		MsgType:    meta.MsgType,
-		Event:      meta.Event,
-		EventKey:   meta.EventKey,
-		FromUser:   meta.FromUser,
-		ToUser:     meta.ToUser,
-		CreateTime: meta.CreateTime,
-		MsgID:      meta.MsgID,
-		RequestID:  meta.RequestID,
-		Format:     format.String(),
-		Payload:    payload,
-		Raw:        body,
-		ReceivedAt: start,
-		Expected:   true,
+		NonceKey:        s.nonceKey(acct, q),
+		Kind:            meta.Kind,
+		MsgType:         meta.MsgType,
+		Event:           meta.Event,
+		EventKey:        meta.EventKey,
+		FromUser:        meta.FromUser,
+		ToUser:          meta.ToUser,
+		CreateTime:      meta.CreateTime,
+		MsgID:           meta.MsgID,
+		RequestID:       meta.RequestID,
+		Format:          format.String(),
+		Payload:         payload,
+		Raw:             body,
+		ReceivedAt:      start,
+		Expected:        true,
 	})
 	s.metrics.store.observe(time.Since(stored))
 	if errors.Is(err, models.ErrNonceUsed) {
