@@ -126,24 +126,24 @@ func (s *Server) receive(c *gin.Context) {
 		DedupeKey: key,
 		LegacyKey: legacy,
 		Account:   acct.name,
-		// The app id of the authorized account, on an Open Platform's
-		// message route.
-		AuthorizerAppID: authorizer,
-		NonceKey:        s.nonceKey(acct, q),
-		Kind:            meta.Kind,
-		MsgType:         meta.MsgType,
-		Event:           meta.Event,
-		EventKey:        meta.EventKey,
-		FromUser:        meta.FromUser,
-		ToUser:          meta.ToUser,
-		CreateTime:      meta.CreateTime,
-		MsgID:           meta.MsgID,
-		RequestID:       meta.RequestID,
-		Format:          format.String(),
-		Payload:         payload,
-		Raw:             body,
-		ReceivedAt:      start,
-		Expected:        true,
+
+		AuthorizerAppID: authorizer, // on an Open Platform's message route
+
+		NonceKey:   s.nonceKey(acct, q),
+		Kind:       meta.Kind,
+		MsgType:    meta.MsgType,
+		Event:      meta.Event,
+		EventKey:   meta.EventKey,
+		FromUser:   meta.FromUser,
+		ToUser:     meta.ToUser,
+		CreateTime: meta.CreateTime,
+		MsgID:      meta.MsgID,
+		RequestID:  meta.RequestID,
+		Format:     format.String(),
+		Payload:    payload,
+		Raw:        body,
+		ReceivedAt: start,
+		Expected:   true,
 	})
 	s.metrics.store.observe(time.Since(stored))
 	if errors.Is(err, models.ErrNonceUsed) {
