@@ -123,12 +123,9 @@ func (s *Server) receive(c *gin.Context) {
 	// The row may commit even if the client goes away meanwhile; wait for
 	// the outcome regardless, so that a committed push is dispatched.
 	saved, err := s.store.SaveEvent(context.WithoutCancel(c.Request.Context()), &models.NewEvent{
-		DedupeKey: key,
-		LegacyKey: legacy,
-		Account:   acct.name,
-
-		AuthorizerAppID: authorizer, // on an Open Platform's message route
-
+		DedupeKey:  key,
+		LegacyKey:  legacy,
+		Account:    acct.name,
 		NonceKey:   s.nonceKey(acct, q),
 		Kind:       meta.Kind,
 		MsgType:    meta.MsgType,
@@ -144,6 +141,8 @@ func (s *Server) receive(c *gin.Context) {
 		Raw:        body,
 		ReceivedAt: start,
 		Expected:   true,
+
+		AuthorizerAppID: authorizer, // on an Open Platform's message route
 	})
 	s.metrics.store.observe(time.Since(stored))
 	if errors.Is(err, models.ErrNonceUsed) {
