@@ -15,32 +15,33 @@ import (
 // eventView is an event as the admin API shows it. Ids are strings: they
 // are 64-bit and would lose digits as JSON numbers in JavaScript.
 type eventView struct {
-	ID      string `json:"id"`
-	Account string `json:"account"`
+	ID         string          `json:"id"`
+	Account    string          `json:"account"`
+	DedupeKey  string          `json:"dedupe_key"`
+	Kind       string          `json:"kind"`
+	MsgType    string          `json:"msg_type"`
+	Event      string          `json:"event"`
+	EventKey   string          `json:"event_key"`
+	FromUser   string          `json:"from_user"`
+	ToUser     string          `json:"to_user"`
+	CreateTime int64           `json:"create_time"`
+	MsgID      string          `json:"msg_id,omitempty"`
+	RequestID  string          `json:"request_id"`
+	Status     string          `json:"status"`
+	Attempts   int             `json:"attempts"`
+	Duplicates int             `json:"duplicates"`
+	ReceivedAt time.Time       `json:"received_at"`
+	LastSeen   time.Time       `json:"last_seen"`
+	HandledAt  *time.Time      `json:"handled_at"`
+	LastError  string          `json:"last_error"`
+	Reply      string          `json:"reply,omitempty"`
+	Format     string          `json:"format"`
+	Payload    json.RawMessage `json:"payload"`
+	Raw        string          `json:"raw"`
+	History    []attemptView   `json:"history,omitempty"`
+
 	// AuthorizerAppID: see models.Event.AuthorizerAppID.
-	AuthorizerAppID string          `json:"authorizer_appid,omitempty"`
-	DedupeKey       string          `json:"dedupe_key"`
-	Kind            string          `json:"kind"`
-	MsgType         string          `json:"msg_type"`
-	Event           string          `json:"event"`
-	EventKey        string          `json:"event_key"`
-	FromUser        string          `json:"from_user"`
-	ToUser          string          `json:"to_user"`
-	CreateTime      int64           `json:"create_time"`
-	MsgID           string          `json:"msg_id,omitempty"`
-	RequestID       string          `json:"request_id"`
-	Status          string          `json:"status"`
-	Attempts        int             `json:"attempts"`
-	Duplicates      int             `json:"duplicates"`
-	ReceivedAt      time.Time       `json:"received_at"`
-	LastSeen        time.Time       `json:"last_seen"`
-	HandledAt       *time.Time      `json:"handled_at"`
-	LastError       string          `json:"last_error"`
-	Reply           string          `json:"reply,omitempty"`
-	Format          string          `json:"format"`
-	Payload         json.RawMessage `json:"payload"`
-	Raw             string          `json:"raw"`
-	History         []attemptView   `json:"history,omitempty"`
+	AuthorizerAppID string `json:"authorizer_appid,omitempty"`
 }
 
 type attemptView struct {
@@ -68,21 +69,22 @@ func viewEvent(e *models.Event) eventView {
 // eventFilter is the filter of GET /v1/events and the body of POST
 // /v1/replay.
 type eventFilter struct {
-	Account string `json:"account" form:"account"`
+	Account   string `json:"account" form:"account"`
+	Event     string `json:"event" form:"event"`
+	MsgType   string `json:"msg_type" form:"msg_type"`
+	FromUser  string `json:"from_user" form:"from_user"`
+	ToUser    string `json:"to_user" form:"to_user"`
+	EventKey  string `json:"event_key" form:"event_key"`
+	RequestID string `json:"request_id" form:"request_id"`
+	Status    string `json:"status" form:"status"`
+	Since     string `json:"since" form:"since"`
+	Until     string `json:"until" form:"until"`
+	Limit     int    `json:"limit" form:"limit"`
+	Cursor    string `json:"cursor" form:"cursor"`
+
 	// AuthorizerAppID: events an Open Platform account received for one
 	// authorized account.
 	AuthorizerAppID string `json:"authorizer_appid" form:"authorizer_appid"`
-	Event           string `json:"event" form:"event"`
-	MsgType         string `json:"msg_type" form:"msg_type"`
-	FromUser        string `json:"from_user" form:"from_user"`
-	ToUser          string `json:"to_user" form:"to_user"`
-	EventKey        string `json:"event_key" form:"event_key"`
-	RequestID       string `json:"request_id" form:"request_id"`
-	Status          string `json:"status" form:"status"`
-	Since           string `json:"since" form:"since"`
-	Until           string `json:"until" form:"until"`
-	Limit           int    `json:"limit" form:"limit"`
-	Cursor          string `json:"cursor" form:"cursor"`
 }
 
 // parseTime accepts RFC 3339 or Unix seconds.

@@ -43,15 +43,16 @@ func (s *Store) EventAttempts(ctx context.Context, id int64) ([]EventAttempt, er
 // EventFilter selects events for ListEvents. Empty fields match everything.
 type EventFilter struct {
 	// Account is the name of the account the events arrived for.
-	Account string
-	// AuthorizerAppID is the authorized account an Open Platform account
-	// received the events for.
-	AuthorizerAppID                                               string
+	Account                                                       string
 	Event, MsgType, FromUser, ToUser, EventKey, RequestID, Status string
 	// Since (inclusive) and Until (exclusive) bound received_at; zero = unbounded.
 	Since, Until time.Time
 	Limit        int    // 0 = DefaultPageSize; capped at MaxPageSize
 	Cursor       string // from a previous page; "" = newest
+
+	// AuthorizerAppID is the authorized account an Open Platform account
+	// received the events for.
+	AuthorizerAppID string
 }
 
 // ListEvents returns the events matching f, newest first, and the cursor of the
