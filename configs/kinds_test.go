@@ -1,6 +1,7 @@
 package configs_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -88,5 +89,40 @@ func TestValidateAccountKinds(t *testing.T) {
 				t.Errorf("Validate() = %v, want an error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestDefaultFileAccountsExample: the accounts example commented in
+// configs/pushgate.yaml (an ordinary account, an Open Platform and a WeCom
+// account) loads and validates once its placeholders are filled in.
+func TestDefaultFileAccountsExample(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("pushgate.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, example, ok := strings.Cut(string(raw), "#   accounts:\n")
+	example, _, ok2 := strings.Cut(example, "accounts: []")
+	if !ok || !ok2 {
+		t.Fatal("pushgate.yaml has no commented accounts example before accounts: []")
+	}
+	var b strings.Builder
+	b.WriteString("wechat:\n  token: default-token\naccounts:\n")
+	for _, line := range strings.Split(strings.TrimSpace(example), "\n") {
+		line = strings.TrimPrefix(line, "#")
+		line = strings.Replace(line, `aes_key: "..."`, `aes_key: "`+aesKey+`"`, 1)
+		b.WriteString(line + "\n")
+	}
+	c, err := configs.Load([]string{"--config", writeFile(t, b.String())}, func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("the example in pushgate.yaml:\n%s\ndoes not load: %v", b.String(), err)
+	}
+	var kinds []string
+	for _, a := range c.WeChatAccounts() {
+		kinds = append(kinds, a.Name+":"+a.ResolvedKind()+":"+a.Mode)
+	}
+	want := []string{"default:wechat:plain", "shop:wechat:safe", "blog:wechat:plain", "platform:open_platform:safe", "corp:wecom:safe"}
+	if diff := cmp.Diff(want, kinds); diff != "" {
+		t.Errorf("accounts of the example (-want +got):\n%s", diff)
 	}
 }
