@@ -3,6 +3,7 @@ package pushgate_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -46,6 +47,7 @@ accounts:
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.AdminToken = "send-admin-token"
 	log := slog.New(slog.DiscardHandler)
 	store, err := models.Open(context.Background(), "sqlite", filepath.Join(dir, "pushgate.db"), models.Options{Logger: log})
 	if err != nil {
@@ -115,5 +117,13 @@ accounts:
 	}
 	if got := count(models.EventFilter{Account: "corp"}); got != wecom {
 		t.Errorf("corp: %d events, want %d", got, wecom)
+	}
+	var out bytes.Buffer
+	list := []string{"events", "list", "--server", ts.URL, "--token", "send-admin-token", "--authorizer-appid", "wx_authorizer_1", "--limit", "500", "--json"}
+	if err := pushgate.Run(ctx, events.NewMux(), list, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), `"authorizer_appid":"wx_authorizer_1"`); n != authorized || strings.Count(out.String(), "\n") != authorized {
+		t.Errorf("events list --authorizer-appid wx_authorizer_1: %d lines of it in\n%s\nwant %d", n, out.String(), authorized)
 	}
 }
