@@ -58,7 +58,7 @@ func (s *Server) authorizerOf(c *gin.Context, acct *account) (authorizer string,
 		plainError(c, http.StatusNotFound, fmt.Sprintf("account %q is not an open_platform account: it has no /wechat/%s/{authorizer_appid} route", acct.name, acct.name))
 		return "", false
 	case !validAuthorizerAppID(authorizer):
-		s.metrics.pushes.inc("rejected")
+		s.metrics.pushes.inc("bad_authorizer")
 		plainError(c, http.StatusBadRequest, fmt.Sprintf("invalid authorizer app id %q: want 1 to %d characters of A-Z, a-z, 0-9 and _", authorizer, maxAuthorizerAppID))
 		return "", false
 	}

@@ -530,3 +530,33 @@ func openWeComReply(t testing.TB, w *handlers.WeComCrypter, answer string) strin
 	}
 	return string(plain)
 }
+
+// TestComponentTicketAcrossReplicas: two replicas share PostgreSQL; tickets
+// pushed to either are read, the latest by CreateTime, from both.
+func TestComponentTicketAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	dsn := recoverDSN(t, models.DriverPostgres)
+	platform := func(c *configs.Config) {
+		c.APIToken = testAPI
+		c.Accounts = []configs.Account{{Name: "platform", Kind: configs.KindOpenPlatform, Token: platformToken, AppID: platformAppID, AESKey: platformKey}}
+	}
+	a := newReplica(t, models.DriverPostgres, dsn, nil, platform)
+	b := newReplica(t, models.DriverPostgres, dsn, nil, platform)
+	now := time.Now().Unix()
+	for _, p := range []struct {
+		to   *testServer
+		ct   int64
+		body string
+	}{{a, now - 600, "on-a"}, {b, now, "on-b"}, {a, now - 1200, "late-on-a"}} {
+		w := sealedWire{path: "/wechat/platform", token: platformToken, key: platformKey, id: platformAppID, body: ticketPush(p.ct, p.body)}
+		if status, answer := p.to.postSealed(t, w); status != http.StatusOK || answer != "success" {
+			t.Fatalf("POST ticket %s = %d %q", p.body, status, answer)
+		}
+	}
+	for i, r := range []*testServer{a, b} {
+		status, body := r.api(t, "/v1/accounts/platform/component_verify_ticket", testAPI)
+		if status != http.StatusOK || !strings.Contains(string(body), `"ticket":"on-b"`) {
+			t.Errorf("replica %d: GET ticket = %d %s, want on-b", i, status, body)
+		}
+	}
+}
