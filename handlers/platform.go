@@ -81,6 +81,20 @@ func (a *account) successOnly(authorizer string) bool {
 	return a.kind == configs.KindOpenPlatform && authorizer == ""
 }
 
+// rejectUnread refuses a push whose body could not be read. A wechat
+// account's URL signature was verified before: the push is kept, as any
+// refused push. Open Platform and WeCom pushes are verified by the
+// msg_signature inside the body, so nothing vouches for this one yet, and
+// it is not stored (a stranger could fill the table otherwise).
+func (s *Server) rejectUnread(c *gin.Context, acct *account, status int, reason string, body []byte) {
+	if acct.bySignature() {
+		s.reject(c, status, reason, body)
+		return
+	}
+	s.metrics.pushes.inc("unverified")
+	plainError(c, status, reason)
+}
+
 // verifyWeComURL answers WeCom's URL check: msg_signature over (token,
 // timestamp, nonce, echostr), echostr decrypted, its receive id checked; the
 // answer is the plaintext. A wrong signature or receive id is 401, anything

@@ -560,3 +560,35 @@ func TestComponentTicketAcrossReplicas(t *testing.T) {
 		}
 	}
 }
+
+// TestPlatformOversizeNotKept: an Open Platform or WeCom push over the size
+// limit is 413 and, since its msg_signature (inside the body) was never
+// checked, not kept; a wechat account's, signed in its URL, is kept.
+func TestPlatformOversizeNotKept(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, func(c *configs.Config) {
+		c.BodyLimit = 512
+		c.Accounts = []configs.Account{
+			{Name: "platform", Kind: configs.KindOpenPlatform, Token: platformToken, AppID: platformAppID, AESKey: platformKey},
+			{Name: "corp", Kind: configs.KindWeCom, Token: weComSampleToken, AESKey: weComSampleKey, ReceiveID: configs.StringList{weComSampleCorpID}},
+		}
+	})
+	big := []byte("<xml><Encrypt>" + strings.Repeat("A", 1024) + "</Encrypt></xml>")
+	for _, tc := range []struct {
+		path string
+		kept int
+	}{{"/wechat/platform", 0}, {"/wechat/corp", 0}, {"/wechat/default", 1}} {
+		_, before := ts.stored(t)
+		stamp, nonce := strconv.FormatInt(time.Now().Unix(), 10), freshNonce()
+		q := url.Values{"timestamp": {stamp}, "nonce": {nonce}, "signature": {handlers.Signature(testToken, stamp, nonce)}, "msg_signature": {"x"}}
+		resp, err := http.Post(ts.URL+tc.path+"?"+q.Encode(), "text/xml", strings.NewReader(string(big)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		_, after := ts.stored(t)
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || after-before != tc.kept {
+			t.Errorf("POST %s over the limit = %d, %d kept; want 413, %d kept", tc.path, resp.StatusCode, after-before, tc.kept)
+		}
+	}
+}

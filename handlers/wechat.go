@@ -73,10 +73,10 @@ func (s *Server) receive(c *gin.Context) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			s.reject(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over the limit of %d bytes", s.cfg.BodyLimit), body)
+			s.rejectUnread(c, acct, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over the limit of %d bytes", s.cfg.BodyLimit), body)
 			return
 		}
-		s.reject(c, http.StatusBadRequest, "reading body: "+err.Error(), body)
+		s.rejectUnread(c, acct, http.StatusBadRequest, "reading body: "+err.Error(), body)
 		return
 	}
 	var sealer *Crypter // the key that opened a sealed push; nil for plaintext
