@@ -21,6 +21,7 @@ import (
 	"github.com/pushgate/pushgate/fixtures"
 	"github.com/pushgate/pushgate/handlers"
 	"github.com/pushgate/pushgate/models"
+	"github.com/pushgate/pushgate/notify"
 )
 
 const (
@@ -590,5 +591,46 @@ func TestPlatformOversizeNotKept(t *testing.T) {
 		if resp.StatusCode != http.StatusRequestEntityTooLarge || after-before != tc.kept {
 			t.Errorf("POST %s over the limit = %d, %d kept; want 413, %d kept", tc.path, resp.StatusCode, after-before, tc.kept)
 		}
+	}
+}
+
+// TestAuthorizerInWebhook: the webhook body of a push received for an
+// authorizer names it.
+func TestAuthorizerInWebhook(t *testing.T) {
+	t.Parallel()
+	got := make(chan notify.Message, 4)
+	sink := httptestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m notify.Message
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+			t.Errorf("webhook body: %v", err)
+		}
+		got <- m
+		io.WriteString(w, "success")
+	}))
+	cfg := platformConfig(t, models.DriverSQLite)
+	cfg.Notify.URLs = []string{sink.URL}
+	store, err := models.Open(context.Background(), cfg.DB.Driver, cfg.DB.DSN, models.Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	n := notify.New(store, cfg.Notify, cfg.NotifySubscribers(), notify.Options{Logger: quietLogger()})
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Stop(context.Background()) })
+	srv := newServer(t, handlers.Deps{Config: cfg, Store: store, Mux: events.NewMux(), Logger: quietLogger(), Observers: []handlers.Observer{n}})
+	ts := &testServer{Server: httptestServer(t, srv), srv: srv, store: store, cfg: cfg}
+	w := sealedWire{path: "/wechat/platform/wxauth1", token: platformToken, key: platformKey, id: platformAppID, body: fixture(t, "text")}
+	if status, answer := ts.postSealed(t, w); status != http.StatusOK {
+		t.Fatalf("POST = %d %q", status, answer)
+	}
+	select {
+	case m := <-got:
+		if m.Account != "platform" || m.AuthorizerAppID != "wxauth1" || m.Kind != "text" {
+			t.Errorf("webhook body = %+v, want the text of platform/wxauth1", m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no webhook within 10s")
 	}
 }
