@@ -19,7 +19,7 @@ type filterFlags map[string]*string
 
 func addFilterFlags(fs *flag.FlagSet) filterFlags {
 	f := filterFlags{}
-	for _, name := range []string{"account", "event", "msg_type", "from_user", "to_user", "event_key", "request_id", "status", "since", "until"} {
+	for _, name := range []string{"account", "authorizer_appid", "event", "msg_type", "from_user", "to_user", "event_key", "request_id", "status", "since", "until"} {
 		f[name] = fs.String(strings.ReplaceAll(name, "_", "-"), "", "filter: "+name)
 	}
 	return f

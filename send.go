@@ -14,11 +14,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pushgate/pushgate/configs"
+	"github.com/pushgate/pushgate/events"
 	"github.com/pushgate/pushgate/fixtures"
 	"github.com/pushgate/pushgate/handlers"
 )
@@ -26,7 +28,11 @@ import (
 // runSend posts signed pushes to a server: the named fixtures (all of them
 // when none is named) or files, for one account, each signed with the
 // current time and its own nonce, and sealed when the account is in safe
-// or compat mode.
+// or compat mode. For an open_platform account, Open Platform events go to
+// its authorization event URL and the rest to its message URL for the
+// --authorizer app id; for a wecom account, all fixtures are WeCom's
+// (those named "~wecom" and WeCom's own kinds); both are always sealed and
+// verified by msg_signature only.
 func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("send", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -34,6 +40,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	token := fs.String("token", "", "WeChat token to sign with (default: the account's, from --config and PUSHGATE_WECHAT_*)")
 	account := fs.String("account", configs.DefaultAccount, "account to post for: /wechat/NAME, signed (and sealed) with its credentials")
 	configPath := fs.String("config", "", "YAML config `file` whose accounts list holds the account")
+	authorizer := fs.String("authorizer", "wxf8b4f85f3a794e77", "for an open_platform account: the authorizer `appid` whose message URL (/wechat/NAME/APPID) takes the pushes that are not Open Platform events")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -41,9 +48,14 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	kind := acct.ResolvedKind()
 	var sealer *handlers.Crypter
 	if acct.AESKey != "" && acct.Mode != configs.ModePlain {
-		if sealer, err = handlers.NewCrypter(acct.Token, acct.AESKey, acct.AppID); err != nil {
+		sealFor := acct.AppID
+		if kind == configs.KindWeCom && len(acct.ReceiveID) > 0 {
+			sealFor = acct.ReceiveID[0]
+		}
+		if sealer, err = handlers.NewCrypter(acct.Token, acct.AESKey, sealFor); err != nil {
 			return fmt.Errorf("account %s: %w", acct.Name, err)
 		}
 	}
@@ -62,6 +74,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var items []item
 	if fs.NArg() == 0 {
 		for _, p := range pushes {
+			if kind == configs.KindWeCom && !isWeComFixture(p) {
+				continue
+			}
 			items = append(items, item{p.Name, p.Format, p.Body})
 		}
 	}
@@ -89,6 +104,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		_, _ = rand.Read(nonceBytes)
 		nonce := hex.EncodeToString(nonceBytes)
 		q := url.Values{"timestamp": {ts}, "nonce": {nonce}, "signature": {handlers.Signature(acct.Token, ts, nonce)}}
+		if kind == configs.KindWeCom {
+			q.Del("signature") // WeCom signs with msg_signature only
+		}
 		body := it.body
 		if sealer != nil {
 			var enc string
@@ -96,10 +114,16 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if it.format == "json" { // a JSON push travels in a JSON envelope
 				body, _ = json.Marshal(map[string]string{"ToUserName": "", "Encrypt": enc})
 			}
-			q.Set("encrypt_type", "aes")
+			if kind != configs.KindWeCom {
+				q.Set("encrypt_type", "aes")
+			}
 			q.Set("msg_signature", handlers.MsgSignature(acct.Token, ts, nonce, enc))
 		}
-		req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(*server, "/")+path+"?"+q.Encode(), bytes.NewReader(body))
+		route := path
+		if kind == configs.KindOpenPlatform && !isComponentPush(it.body, it.format) {
+			route += "/" + *authorizer
+		}
+		req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(*server, "/")+route+"?"+q.Encode(), bytes.NewReader(body))
 		if err != nil {
 			return err
 		}
@@ -123,6 +147,23 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	return sendOutcome(len(items), failed, unauthorized)
+}
+
+// weComKinds are the kinds only WeCom sends.
+var weComKinds = []string{"event.change_contact", "event.change_external_contact", "event.enter_agent"}
+
+// isWeComFixture reports whether p is a WeCom sample: a "~wecom" variant,
+// or a kind only WeCom sends.
+func isWeComFixture(p fixtures.Push) bool {
+	return strings.HasSuffix(p.Name, "~wecom") || slices.Contains(weComKinds, p.Kind)
+}
+
+// isComponentPush reports whether body is an Open Platform event (an
+// InfoType and no MsgType), which an open_platform account takes on its
+// authorization event URL; anything undecodable goes there too.
+func isComponentPush(body []byte, format string) bool {
+	e, err := events.Decode(body, events.ParseFormat(format))
+	return err != nil || events.IsComponent(e)
 }
 
 // sendOutcome is send's error when any push failed: every failure counts,

@@ -211,7 +211,7 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 	s.log.Info("pushgate serving", "addr", ln.Addr().String(), "db", s.cfg.DB.Driver, "dsn", redactDSN(s.cfg.DB.DSN))
 	for _, a := range s.server.Accounts() {
-		s.log.Info("wechat account", "name", a.Name, "mode", a.Mode, "path", a.Path, "rotating", a.Rotating,
+		s.log.Info("wechat account", "name", a.Name, "kind", a.Kind, "mode", a.Mode, "path", a.Path, "rotating", a.Rotating,
 			"max_skew", s.cfg.MaxSkewOrDefault())
 	}
 

@@ -148,11 +148,35 @@ const (
 	ModeSafe = "safe"
 )
 
+// Kinds of account: what pushes an account receives and how they are sealed.
+const (
+	// KindWeChat is an official account or mini program (the default):
+	// URL signature, and the safe-mode policy of Mode.
+	KindWeChat = "wechat"
+	// KindOpenPlatform is a third-party platform (开放平台): its
+	// authorization events on /wechat/{name}, the pushes of the accounts
+	// that authorized it on /wechat/{name}/{authorizer_appid}; always
+	// sealed with its AESKey for its component app id (AppID), checked by
+	// msg_signature.
+	KindOpenPlatform = "open_platform"
+	// KindWeCom is a WeCom (企业微信) application or suite: always sealed,
+	// checked by msg_signature, for one of its ReceiveID.
+	KindWeCom = "wecom"
+)
+
 // Account is one WeChat account served on /wechat/{Name}.
 type Account struct {
 	// Name names the account in routes, stored rows and filters: 1 to 64
 	// characters of a-z, 0-9, "_" and "-".
 	Name string `yaml:"name"`
+	// Kind is wechat (default), open_platform or wecom. Open Platform and
+	// WeCom accounts need an AESKey and are always in safe mode.
+	Kind string `yaml:"kind"`
+	// ReceiveID lists the receive ids a WeCom account accepts sealed
+	// messages for: the corp id for a corp's own application, the suite id
+	// for a third-party application (one id, or a list); replies are
+	// sealed for the first. Required for wecom, refused for other kinds.
+	ReceiveID StringList `yaml:"receive_id"`
 	// Token signs its pushes; required.
 	Token string `yaml:"token"`
 	// AppID is its app id, checked inside sealed pushes when set.
@@ -170,10 +194,20 @@ type Account struct {
 	PreviousAESKey string `yaml:"previous_aes_key"`
 }
 
+// ResolvedKind returns a's Kind, or its default, wechat.
+func (a Account) ResolvedKind() string {
+	if a.Kind == "" {
+		return KindWeChat
+	}
+	return a.Kind
+}
+
 // ResolvedMode returns a's Mode, or its default: safe when an AESKey is
-// set, else plain.
+// set, else plain. Open Platform and WeCom accounts are always safe.
 func (a Account) ResolvedMode() string {
 	switch {
+	case a.Kind == KindOpenPlatform || a.Kind == KindWeCom:
+		return ModeSafe
 	case a.Mode != "":
 		return a.Mode
 	case a.AESKey != "":

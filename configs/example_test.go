@@ -35,3 +35,24 @@ func ExampleLoad() {
 	// http://worker:8000/process [1m0s 5m0s] 4s
 	// wechat token is required (PUSHGATE_WECHAT_TOKEN)
 }
+
+// Open Platform and WeCom accounts: kind says how their pushes arrive;
+// both are always in safe mode and need an aes_key.
+func ExampleAccount_ResolvedKind() {
+	c := configs.Default()
+	c.Accounts = []configs.Account{
+		{Name: "shop", Token: "t1"},
+		{Name: "platform", Kind: configs.KindOpenPlatform, Token: "t2", AppID: "wx_component",
+			AESKey: "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"},
+		{Name: "corp", Kind: configs.KindWeCom, Token: "t3", ReceiveID: configs.StringList{"ww_corp"}},
+	}
+	for _, a := range c.WeChatAccounts() {
+		fmt.Println(a.Name, a.ResolvedKind(), a.Mode)
+	}
+	fmt.Println(c.Validate())
+	// Output:
+	// shop wechat plain
+	// platform open_platform safe
+	// corp wecom safe
+	// account 3 ("corp"): kind wecom needs an aes_key: its pushes are always encrypted (accounts in the config file)
+}

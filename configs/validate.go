@@ -138,10 +138,34 @@ func (p *problems) validateAccounts(c *Config) {
 				at("%s must be exactly 43 characters of A-Z, a-z, 0-9, + and / (got %d characters)", k.field, len(k.v))
 			}
 		}
-		if a.Mode != "" && !slices.Contains(modes, a.Mode) {
-			at("mode must be plain, compat or safe, got %q", a.Mode)
-		} else if (a.Mode == ModeCompat || a.Mode == ModeSafe) && a.AESKey == "" {
-			at("mode %s needs an aes_key", a.Mode)
+		switch a.Kind {
+		case "", KindWeChat:
+			if a.Mode != "" && !slices.Contains(modes, a.Mode) {
+				at("mode must be plain, compat or safe, got %q", a.Mode)
+			} else if (a.Mode == ModeCompat || a.Mode == ModeSafe) && a.AESKey == "" {
+				at("mode %s needs an aes_key", a.Mode)
+			}
+			if len(a.ReceiveID) > 0 {
+				at("receive_id is for wecom accounts only")
+			}
+		case KindOpenPlatform, KindWeCom:
+			if a.AESKey == "" {
+				at("kind %s needs an aes_key: its pushes are always encrypted", a.Kind)
+			}
+			if a.Mode != "" && a.Mode != ModeSafe {
+				at("kind %s is always in safe mode, got mode %q", a.Kind, a.Mode)
+			}
+			if a.Kind == KindOpenPlatform && a.AppID == "" {
+				at("kind open_platform needs app_id: the platform's component app id, sealed in every push")
+			}
+			if a.Kind == KindOpenPlatform && len(a.ReceiveID) > 0 {
+				at("receive_id is for wecom accounts only (an open_platform account's is its app_id)")
+			}
+			if a.Kind == KindWeCom && len(a.ReceiveID) == 0 {
+				at("kind wecom needs receive_id: the corp id, or the suite id of a third-party application")
+			}
+		default:
+			at("kind must be wechat, open_platform or wecom, got %q", a.Kind)
 		}
 	}
 }

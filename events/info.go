@@ -17,6 +17,11 @@ type Info struct {
 	// Account is the name of the account the push arrived for ("default"
 	// for the /wechat route).
 	Account string
+	// AuthorizerAppID is, for a push an Open Platform account received on
+	// behalf of an official account or mini program that authorized it
+	// (POST /wechat/{account}/{authorizer_appid}), that account's app id;
+	// "" otherwise.
+	AuthorizerAppID string
 	// Attempt counts the dispatches of this event, this one included: 1 on
 	// the first.
 	Attempt int

@@ -160,9 +160,9 @@ func TestSafeModePolicy(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := []handlers.AccountInfo{
-				{Name: "default", Mode: "safe", Path: "/wechat/default"},
-				{Name: "mixed", Mode: "compat", Path: "/wechat/mixed"},
-				{Name: "open", Mode: "plain", Path: "/wechat/open"},
+				{Name: "default", Kind: "wechat", Mode: "safe", Path: "/wechat/default"},
+				{Name: "mixed", Kind: "wechat", Mode: "compat", Path: "/wechat/mixed"},
+				{Name: "open", Kind: "wechat", Mode: "plain", Path: "/wechat/open"},
 			}
 			if diff := cmp.Diff(want, health.Accounts); diff != "" {
 				t.Errorf("/healthz accounts (-want +got):\n%s", diff)

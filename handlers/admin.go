@@ -39,6 +39,9 @@ type eventView struct {
 	Payload    json.RawMessage `json:"payload"`
 	Raw        string          `json:"raw"`
 	History    []attemptView   `json:"history,omitempty"`
+
+	// AuthorizerAppID: see models.Event.AuthorizerAppID.
+	AuthorizerAppID string `json:"authorizer_appid,omitempty"`
 }
 
 type attemptView struct {
@@ -54,7 +57,7 @@ func viewEvent(e *models.Event) eventView {
 		payload = json.RawMessage("null")
 	}
 	return eventView{
-		ID: strconv.FormatInt(e.ID, 10), Account: e.Account, DedupeKey: e.DedupeKey, Kind: e.Kind, MsgType: e.MsgType,
+		ID: strconv.FormatInt(e.ID, 10), Account: e.Account, AuthorizerAppID: e.AuthorizerAppID, DedupeKey: e.DedupeKey, Kind: e.Kind, MsgType: e.MsgType,
 		Event: e.Event, EventKey: e.EventKey, FromUser: e.FromUser, ToUser: e.ToUser,
 		CreateTime: e.CreateTime, MsgID: e.MsgID, RequestID: e.RequestID, Status: e.Status,
 		Attempts: e.Attempts, Duplicates: e.Duplicates, ReceivedAt: e.ReceivedAt, LastSeen: e.LastSeen,
@@ -78,6 +81,10 @@ type eventFilter struct {
 	Until     string `json:"until" form:"until"`
 	Limit     int    `json:"limit" form:"limit"`
 	Cursor    string `json:"cursor" form:"cursor"`
+
+	// AuthorizerAppID: events an Open Platform account received for one
+	// authorized account.
+	AuthorizerAppID string `json:"authorizer_appid" form:"authorizer_appid"`
 }
 
 // parseTime accepts RFC 3339 or Unix seconds.
@@ -109,7 +116,7 @@ func (f eventFilter) model() (models.EventFilter, error) {
 		errs = append(errs, errors.New("limit must be between 1 and 500"))
 	}
 	return models.EventFilter{
-		Account: f.Account, Event: f.Event, MsgType: f.MsgType, FromUser: f.FromUser, ToUser: f.ToUser,
+		Account: f.Account, AuthorizerAppID: f.AuthorizerAppID, Event: f.Event, MsgType: f.MsgType, FromUser: f.FromUser, ToUser: f.ToUser,
 		EventKey: f.EventKey, RequestID: f.RequestID, Status: f.Status,
 		Since: since, Until: until, Limit: f.Limit, Cursor: f.Cursor,
 	}, errors.Join(errs...)

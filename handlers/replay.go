@@ -41,7 +41,7 @@ func (s *Server) Redispatch(ctx context.Context, row *models.Event, replay bool)
 	}
 	start := time.Now()
 	reply := s.dispatch(ctx, e, events.Info{
-		ID: row.ID, Account: row.Account, Attempt: row.Attempts + 1, Replay: replay, ReceivedAt: row.ReceivedAt,
+		ID: row.ID, Account: row.Account, AuthorizerAppID: row.AuthorizerAppID, Attempt: row.Attempts + 1, Replay: replay, ReceivedAt: row.ReceivedAt,
 	})
 	out.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 	out.Reply = string(reply)

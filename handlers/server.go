@@ -131,12 +131,14 @@ func New(d Deps) (*Server, error) {
 	s.engine.POST("/wechat", s.receive)
 	s.engine.GET("/wechat/:account", s.verifyURL)
 	s.engine.POST("/wechat/:account", s.receive)
+	s.engine.POST("/wechat/:account/:authorizer", s.receive)
 	s.engine.GET("/healthz", s.healthz)
 	s.engine.GET("/metrics", s.metricsHandler)
 
 	api := s.engine.Group("/", bearer(d.Config.APIToken, "api"))
 	admin := s.engine.Group("/", bearer(d.Config.AdminToken, "admin"))
 	s.adminRoutes(admin)
+	s.platformRoutes(api)
 	for _, f := range d.Features {
 		f.Routes(s.engine, api, admin)
 	}

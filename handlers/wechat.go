@@ -26,6 +26,10 @@ func (s *Server) verifyURL(c *gin.Context) {
 		return
 	}
 	q := c.Request.URL.Query()
+	if acct.kind == configs.KindWeCom {
+		s.verifyWeComURL(c, acct, q)
+		return
+	}
 	tok := acct.verify(q.Get("signature"), q.Get("timestamp"), q.Get("nonce"))
 	if tok < 0 {
 		s.metrics.pushes.inc("unauthorized")
@@ -46,12 +50,18 @@ func (s *Server) receive(c *gin.Context) {
 	if acct == nil {
 		return
 	}
-	q := c.Request.URL.Query()
-	tok := acct.verify(q.Get("signature"), q.Get("timestamp"), q.Get("nonce"))
-	if tok < 0 {
-		s.metrics.pushes.inc("unauthorized")
-		plainError(c, http.StatusUnauthorized, "invalid signature")
+	authorizer, ok := s.authorizerOf(c, acct)
+	if !ok {
 		return
+	}
+	q := c.Request.URL.Query()
+	tok := -1 // Open Platform and WeCom: found by msg_signature in unseal
+	if acct.bySignature() {
+		if tok = acct.verify(q.Get("signature"), q.Get("timestamp"), q.Get("nonce")); tok < 0 {
+			s.metrics.pushes.inc("unauthorized")
+			plainError(c, http.StatusUnauthorized, "invalid signature")
+			return
+		}
 	}
 	previous := tok > 0
 	if !s.fresh(q.Get("timestamp")) {
@@ -63,16 +73,13 @@ func (s *Server) receive(c *gin.Context) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			s.reject(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over the limit of %d bytes", s.cfg.BodyLimit), body)
+			s.rejectUnread(c, acct, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over the limit of %d bytes", s.cfg.BodyLimit), body)
 			return
 		}
-		s.reject(c, http.StatusBadRequest, "reading body: "+err.Error(), body)
+		s.rejectUnread(c, acct, http.StatusBadRequest, "reading body: "+err.Error(), body)
 		return
 	}
-	var (
-		sealer *Crypter // the key that opened a sealed push; nil for plaintext
-		ok     bool
-	)
+	var sealer *Crypter // the key that opened a sealed push; nil for plaintext
 	if body, sealer, ok = s.unseal(c, acct, tok, q, body, &previous); !ok {
 		return
 	}
@@ -106,7 +113,7 @@ func (s *Server) receive(c *gin.Context) {
 		return
 	}
 	meta := events.Describe(e)
-	key := meta.DedupeKey(acct.name, payload)
+	key := meta.DedupeKey(dedupeScope(acct.name, authorizer), payload)
 	legacy := ""
 	if acct.name == configs.DefaultAccount {
 		legacy = meta.LegacyKey()
@@ -134,6 +141,8 @@ func (s *Server) receive(c *gin.Context) {
 		Raw:        body,
 		ReceivedAt: start,
 		Expected:   true,
+
+		AuthorizerAppID: authorizer, // on an Open Platform's message route
 	})
 	s.metrics.store.observe(time.Since(stored))
 	if errors.Is(err, models.ErrNonceUsed) {
@@ -149,6 +158,10 @@ func (s *Server) receive(c *gin.Context) {
 	}
 	if saved.Duplicate {
 		s.metrics.pushes.inc("duplicate")
+		if acct.successOnly(authorizer) {
+			s.answer(c, nil)
+			return
+		}
 		s.answer(c, s.seal(sealer, q, s.originalAnswer(c.Request.Context(), start.Add(s.cfg.ReplyBudget), saved)))
 		return
 	}
@@ -156,8 +169,12 @@ func (s *Server) receive(c *gin.Context) {
 	for _, o := range s.observers {
 		o.Accepted(c.Request.Context(), saved.ID, e)
 	}
-	s.answer(c, s.seal(sealer, q, s.dispatchWithinBudget(start.Add(s.cfg.ReplyBudget), e,
-		events.Info{ID: saved.ID, Account: acct.name, Attempt: 1, ReceivedAt: start})))
+	reply := s.dispatchWithinBudget(start.Add(s.cfg.ReplyBudget), e,
+		events.Info{ID: saved.ID, Account: acct.name, AuthorizerAppID: authorizer, Attempt: 1, ReceivedAt: start})
+	if acct.successOnly(authorizer) {
+		reply = nil // the authorization event URL takes "success" only
+	}
+	s.answer(c, s.seal(sealer, q, reply))
 }
 
 // unseal applies the account's safe-mode policy and returns the push to
@@ -184,8 +201,20 @@ func (s *Server) unseal(c *gin.Context, acct *account, tok int, q url.Values, bo
 	enc, err := envelopeEncrypt(body)
 	if err != nil && acct.mode == configs.ModeSafe {
 		s.metrics.pushes.inc("unauthorized")
-		plainError(c, http.StatusUnauthorized, "plaintext push refused: the account is in safe mode and accepts encrypted pushes only")
+		msg := "plaintext push refused: the account is in safe mode and accepts encrypted pushes only"
+		if !acct.bySignature() {
+			msg = fmt.Sprintf("plaintext push refused: %s accounts accept encrypted pushes only", acct.kind)
+		}
+		plainError(c, http.StatusUnauthorized, msg)
 		return nil, nil, false
+	}
+	if err == nil && tok < 0 {
+		if tok = acct.msgToken(q, enc); tok < 0 {
+			s.metrics.pushes.inc("unauthorized")
+			plainError(c, http.StatusUnauthorized, "invalid msg_signature")
+			return nil, nil, false
+		}
+		*previous = *previous || tok > 0
 	}
 	if err == nil {
 		var (
@@ -201,6 +230,10 @@ func (s *Server) unseal(c *gin.Context, acct *account, tok int, q url.Values, bo
 		if errors.Is(err, ErrMsgSignature) {
 			s.metrics.pushes.inc("unauthorized")
 			plainError(c, http.StatusUnauthorized, "invalid msg_signature")
+			return nil, nil, false
+		}
+		if errors.Is(err, ErrReceiveID) { // signed with our token, sealed for someone else
+			s.reject(c, http.StatusUnauthorized, err.Error(), body)
 			return nil, nil, false
 		}
 	}

@@ -10,17 +10,17 @@ import (
 // one statement per row. If such a statement fails, the batch is run again row
 // by row (see writer.process), which tells which op was at fault.
 
-const bulkInsertEventsSQL = `INSERT INTO events (id, dedupe_key, account, nonce_key, kind, msg_type, event,
- event_key, from_user, to_user, create_time, msg_id, request_id, format, status, attempts, duplicates, received_at,
- last_seen, last_error, payload, raw, notified)
-SELECT u.id, u.dedupe_key, u.account, u.nonce_key, u.kind, u.msg_type, u.event, u.event_key, u.from_user,
+const bulkInsertEventsSQL = `INSERT INTO events (id, dedupe_key, account, authorizer_appid, nonce_key, kind, msg_type,
+ event, event_key, from_user, to_user, create_time, msg_id, request_id, format, status, attempts, duplicates,
+ received_at, last_seen, last_error, payload, raw, notified)
+SELECT u.id, u.dedupe_key, u.account, u.authorizer_appid, u.nonce_key, u.kind, u.msg_type, u.event, u.event_key, u.from_user,
  u.to_user, u.create_time, u.msg_id, u.request_id, u.format, 'received', 0, 0, u.received_at, u.received_at, '',
  u.payload, u.raw, false
 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
  $9::bigint[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::bytea[], $15::bytea[],
- $16::text[], $17::text[])
+ $16::text[], $17::text[], $18::text[])
  AS u(id, dedupe_key, kind, msg_type, event, event_key, from_user, to_user, create_time, msg_id, request_id,
- format, received_at, payload, raw, account, nonce_key)
+ format, received_at, payload, raw, account, nonce_key, authorizer_appid)
 ON CONFLICT DO NOTHING
 RETURNING id`
 
@@ -68,7 +68,7 @@ func (s *Store) bulkSaves(b *batchTx, saves []*writeOp) error {
 		ids, cts                               []int64
 		keys, kinds, mts, evs, eks, froms, tos []string
 		msgIDs, reqIDs, formats                []string
-		accounts, nonceKeys                    []string
+		accounts, nonceKeys, authorizers       []string
 		ats                                    []time.Time
 		payloads, raws                         [][]byte
 	)
@@ -94,10 +94,11 @@ func (s *Store) bulkSaves(b *batchTx, saves []*writeOp) error {
 		msgIDs, reqIDs, formats = append(msgIDs, e.MsgID), append(reqIDs, e.RequestID), append(formats, e.Format)
 		ats = append(ats, e.ReceivedAt)
 		accounts, nonceKeys = append(accounts, accountOrDefault(e.Account)), append(nonceKeys, e.NonceKey)
+		authorizers = append(authorizers, e.AuthorizerAppID)
 		payloads, raws = append(payloads, nullBytes(e.Payload)), append(raws, nullBytes(e.Raw))
 	}
 	rows, err := b.tx.Query(withNotified(bulkInsertEventsSQL, s.bornNotified), ids, keys, kinds, mts, evs, eks, froms, tos, cts,
-		msgIDs, reqIDs, formats, ats, payloads, raws, accounts, nonceKeys)
+		msgIDs, reqIDs, formats, ats, payloads, raws, accounts, nonceKeys, authorizers)
 	if err != nil {
 		return err
 	}

@@ -237,7 +237,7 @@ func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, rows []deliver
 
 // UnnotifiedEventsByID returns those of the events with the given ids that are
 // not yet notified, oldest first, with only the columns a notification needs:
-// ID, Account, Kind, MsgType, Event, ReceivedAt and Payload.
+// ID, Account, AuthorizerAppID, Kind, MsgType, Event, ReceivedAt and Payload.
 func (s *Store) UnnotifiedEventsByID(ctx context.Context, ids []int64) ([]Event, error) {
 	if err := s.checkOpen("unnotified events"); err != nil {
 		return nil, err
@@ -245,7 +245,7 @@ func (s *Store) UnnotifiedEventsByID(ctx context.Context, ids []int64) ([]Event,
 	var out []Event
 	for chunk := range chunks(ids, 500) {
 		var part []Event
-		err := s.db.WithContext(ctx).Select("id", "account", "kind", "msg_type", "event", "received_at", "payload").
+		err := s.db.WithContext(ctx).Select("id", "account", "authorizer_appid", "kind", "msg_type", "event", "received_at", "payload").
 			Where("id IN ?", chunk).Where("notified = ?", false).Find(&part).Error
 		if err != nil {
 			return nil, fmt.Errorf("models: unnotified events by id: %w", err)

@@ -22,6 +22,9 @@ type NewEvent struct {
 	// Account is the name of the account the push arrived for; "" means
 	// "default".
 	Account string
+	// AuthorizerAppID is the app id of the authorized account an Open
+	// Platform account received the push for; "" for any other push.
+	AuthorizerAppID string
 	// NonceKey, when set, is unique among stored events: a push under a
 	// NonceKey taken by a push with another DedupeKey is refused with
 	// ErrNonceUsed (the same DedupeKey is an ordinary duplicate). The
@@ -121,7 +124,7 @@ func (s *Store) applySave(b *batchTx, op *writeOp) error {
 		return err
 	}
 	for {
-		n, err := b.exec(stmtInsertEvent, op.id, e.DedupeKey, accountOrDefault(e.Account), e.NonceKey, e.Kind,
+		n, err := b.exec(stmtInsertEvent, op.id, e.DedupeKey, accountOrDefault(e.Account), e.AuthorizerAppID, e.NonceKey, e.Kind,
 			e.MsgType, e.Event, e.EventKey, e.FromUser, e.ToUser, e.CreateTime, e.MsgID, e.RequestID, e.Format,
 			e.ReceivedAt, e.ReceivedAt, nullBytes(e.Payload), nullBytes(e.Raw))
 		if err != nil {

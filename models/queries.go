@@ -49,6 +49,10 @@ type EventFilter struct {
 	Since, Until time.Time
 	Limit        int    // 0 = DefaultPageSize; capped at MaxPageSize
 	Cursor       string // from a previous page; "" = newest
+
+	// AuthorizerAppID is the authorized account an Open Platform account
+	// received the events for.
+	AuthorizerAppID string
 }
 
 // The exact-match conditions of an EventFilter: each column with the
@@ -62,6 +66,7 @@ var filterCols = [...]struct {
 	get func(*Event) string
 }{
 	{"account", func(e *Event) string { return e.Account }},
+	{"authorizer_appid", func(e *Event) string { return e.AuthorizerAppID }},
 	{"event", func(e *Event) string { return e.Event }},
 	{"msg_type", func(e *Event) string { return e.MsgType }},
 	{"from_user", func(e *Event) string { return e.FromUser }},
@@ -75,7 +80,7 @@ var filterCols = [...]struct {
 const FilterColumns = len(filterCols)
 
 func (f EventFilter) wants() [FilterColumns]string {
-	return [FilterColumns]string{f.Account, f.Event, f.MsgType, f.FromUser, f.ToUser, f.EventKey, f.RequestID, f.Status}
+	return [FilterColumns]string{f.Account, f.AuthorizerAppID, f.Event, f.MsgType, f.FromUser, f.ToUser, f.EventKey, f.RequestID, f.Status}
 }
 
 // FilterColumnValue returns e's value of exact-match column col (0 <=

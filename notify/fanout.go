@@ -27,6 +27,10 @@ type Message struct {
 	Event      string          `json:"event"`
 	ReceivedAt time.Time       `json:"received_at"`
 	Payload    json.RawMessage `json:"payload"` // the decoded event (events.Marshal)
+
+	// AuthorizerAppID is, for a push an Open Platform account received for
+	// an account that authorized it, that account's app id.
+	AuthorizerAppID string `json:"authorizer_appid,omitempty"`
 }
 
 // fanOutLoop turns accepted events into deliveries. It starts with a scan of
@@ -138,7 +142,7 @@ func messageBody(ev *models.Event) []byte {
 	}
 	b, err := json.Marshal(Message{
 		ID: ev.ID, Account: ev.Account, Kind: ev.Kind, MsgType: ev.MsgType, Event: ev.Event,
-		ReceivedAt: ev.ReceivedAt.UTC(), Payload: payload,
+		ReceivedAt: ev.ReceivedAt.UTC(), Payload: payload, AuthorizerAppID: ev.AuthorizerAppID,
 	})
 	if err != nil { // cannot happen: every field is marshalable
 		return []byte(`{"id":` + strconv.FormatInt(ev.ID, 10) + `}`)

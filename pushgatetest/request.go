@@ -5,12 +5,15 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/pushgate/pushgate/configs"
 	"github.com/pushgate/pushgate/handlers"
 )
 
@@ -24,12 +27,53 @@ type Request struct {
 	nonce     string
 	format    string // "xml", "json" or "" (from the body's first byte)
 	safe      bool
+	path      string            // "/wechat", "/wechat/NAME" or "/wechat/NAME/APPID"
+	kind      string            // the account's kind
+	crypter   *handlers.Crypter // seals the push and opens the reply; nil: none
+	err       error             // from Account: fails Do
 }
 
 // Request starts a push of body, signed with the server's token, stamped
 // now, with a fresh nonce, sealed when the server is in safe mode.
 func (s *Server) Request(body []byte) *Request {
-	return &Request{srv: s, body: body, token: s.Config.WeChat.Token, timestamp: time.Now(), nonce: newNonce(), safe: s.crypter != nil}
+	return &Request{srv: s, body: body, token: s.Config.WeChat.Token, timestamp: time.Now(), nonce: newNonce(),
+		safe: s.crypter != nil, path: "/wechat", kind: configs.KindWeChat, crypter: s.crypter}
+}
+
+// Account sends the push to the configured account name (see WithAccount)
+// on /wechat/NAME, signed with its token and sealed as its kind needs: an
+// Open Platform account's pushes for its component app id, a WeCom
+// account's for its first receive id, both with msg_signature only (and
+// no URL signature for WeCom); a wechat account's as its mode says. Do
+// fails the test when no such account is configured.
+func (r *Request) Account(name string) *Request {
+	a, ok := r.srv.Config.Account(name)
+	if !ok {
+		r.err = fmt.Errorf("pushgatetest: no account %q is configured (WithAccount)", name)
+		return r
+	}
+	r.path, r.token, r.kind, r.crypter, r.safe = "/wechat/"+name, a.Token, a.ResolvedKind(), nil, false
+	if a.AESKey == "" || a.Mode == configs.ModePlain {
+		return r
+	}
+	sealFor := a.AppID
+	if r.kind == configs.KindWeCom && len(a.ReceiveID) > 0 {
+		sealFor = a.ReceiveID[0]
+	}
+	c, err := handlers.NewCrypter(a.Token, a.AESKey, sealFor)
+	if err != nil {
+		r.err = fmt.Errorf("pushgatetest: account %s: %w", name, err)
+		return r
+	}
+	r.crypter, r.safe = c, true
+	return r
+}
+
+// Authorizer sends the push to an Open Platform account's message URL for
+// the authorized account appID: /wechat/NAME/APPID. Call it after Account.
+func (r *Request) Authorizer(appID string) *Request {
+	r.path = strings.TrimSuffix(r.path, "/") + "/" + appID
+	return r
 }
 
 // Token signs with token instead (a wrong one gets 401).
@@ -50,20 +94,29 @@ func (r *Request) Plain() *Request { r.safe = false; return r }
 // HTTP returns the request to send, for a client of your own.
 func (r *Request) HTTP() *http.Request {
 	ts := strconv.FormatInt(r.timestamp.Unix(), 10)
-	q := url.Values{"timestamp": {ts}, "nonce": {r.nonce}, "signature": {handlers.Signature(r.token, ts, r.nonce)}}
+	if r.err != nil {
+		panic(r.err.Error())
+	}
+	q := url.Values{"timestamp": {ts}, "nonce": {r.nonce}}
+	if r.kind != configs.KindWeCom { // WeCom signs with msg_signature only
+		q.Set("signature", handlers.Signature(r.token, ts, r.nonce))
+	}
 	body := r.body
-	if r.safe && r.srv.crypter != nil {
-		envelope, encrypt := r.srv.crypter.SealPush(r.body, "pushgatetest")
+	sealed := r.safe && r.crypter != nil
+	if sealed {
+		envelope, encrypt := r.crypter.SealPush(r.body, "pushgatetest")
 		body = envelope
-		q.Set("encrypt_type", "aes")
+		if r.kind != configs.KindWeCom {
+			q.Set("encrypt_type", "aes")
+		}
 		q.Set("msg_signature", handlers.MsgSignature(r.token, ts, r.nonce, encrypt))
 	}
-	req, err := http.NewRequest(http.MethodPost, r.srv.URL+"/wechat?"+q.Encode(), bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, r.srv.URL+r.path+"?"+q.Encode(), bytes.NewReader(body))
 	if err != nil {
 		panic("pushgatetest: " + err.Error()) // the URL is ours
 	}
 	switch {
-	case r.safe && r.srv.crypter != nil: // the envelope is XML
+	case sealed: // the envelope is XML
 		req.Header.Set("Content-Type", "text/xml")
 	case r.format == "json" || (r.format == "" && bytes.HasPrefix(bytes.TrimSpace(body), []byte("{"))):
 		req.Header.Set("Content-Type", "application/json")
@@ -78,6 +131,10 @@ func (r *Request) HTTP() *http.Request {
 // be sent or a sealed reply cannot be opened.
 func (r *Request) Do(t T) Answer {
 	t.Helper()
+	if r.err != nil {
+		t.Fatalf("%v", r.err)
+		return Answer{}
+	}
 	resp, err := r.srv.client.Do(r.HTTP())
 	if err != nil {
 		t.Fatalf("pushgatetest: push: %v", err)
@@ -92,12 +149,12 @@ func (r *Request) Do(t T) Answer {
 		return a
 	}
 	plain := raw
-	if r.safe && r.srv.crypter != nil {
+	if r.safe && r.crypter != nil {
 		var env struct{ Encrypt, MsgSignature, TimeStamp, Nonce string }
 		if err := xml.Unmarshal(raw, &env); err != nil {
 			t.Fatalf("pushgatetest: the sealed reply is not XML: %v: %q", err, raw)
 		}
-		if plain, err = r.srv.crypter.Open(env.MsgSignature, env.TimeStamp, env.Nonce, env.Encrypt); err != nil {
+		if plain, err = r.crypter.Open(env.MsgSignature, env.TimeStamp, env.Nonce, env.Encrypt); err != nil {
 			t.Fatalf("pushgatetest: opening the sealed reply: %v", err)
 		}
 	}

@@ -76,6 +76,14 @@ func WithSafeMode() Option {
 	return WithConfig(func(c *configs.Config) { c.WeChat.AESKey, c.WeChat.AppID = AESKey, AppID })
 }
 
+// WithAccount serves one more account beside the default one (see
+// configs.Account): an ordinary one, an Open Platform one (kind
+// open_platform, with AppID and AESKey) or a WeCom one (kind wecom, with
+// AESKey and ReceiveID). Push to it with Request(body).Account(a.Name).
+func WithAccount(a configs.Account) Option {
+	return WithConfig(func(c *configs.Config) { c.Accounts = append(c.Accounts, a) })
+}
+
 // WithOptions passes options to pushgate.New (middleware, routes, a clock).
 func WithOptions(opts ...pushgate.Option) Option {
 	return func(s *setup) { s.opts = append(s.opts, opts...) }
