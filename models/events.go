@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // NewEvent is what the receiver hands in for one accepted push.
@@ -143,11 +145,19 @@ type Attempt struct {
 // SaveEvent. With wait true it returns after the commit (ErrNotFound if the
 // event does not exist); with wait false the write is queued, committed with
 // the next batch (Close flushes it) and an error is only logged.
+//
+// An attempt is not lost to a failing database: while the database cannot
+// take writes (a lost connection, a full disk, a read-only file) the writer
+// holds the attempt and writes it, in order, once it can; meanwhile
+// AttemptPending reports its event, and ClaimReceived refuses it, so no
+// recovery dispatches the event again. When the writer holds all it may,
+// RecordAttempt waits for room (back-pressure) rather than dropping it.
 func (s *Store) RecordAttempt(ctx context.Context, a Attempt, wait bool) error {
 	if a.Started.IsZero() {
 		a.Started = s.now()
 	}
 	a.Started = dbTime(a.Started)
+	a.Err = storableText(a.Err)
 	op := getOp(ctx, opAttempt, wait)
 	op.att = a
 	op.id = s.NewID()
@@ -182,4 +192,18 @@ func (s *Store) applyAttempt(b *batchTx, op *writeOp) error {
 	}
 	_, err = b.exec(stmtInsertAttempt, op.id, a.EventID, a.Started, a.Duration.Microseconds(), a.Err, a.Replay)
 	return err
+}
+
+// AttemptPending reports whether an attempt on event id was recorded in this
+// process (RecordAttempt) and is still waiting to be written: its event is
+// still "received" in the database although its handler has run.
+func (s *Store) AttemptPending(id int64) bool { return s.w.isPending(id) }
+
+// storableText returns s as text every database can hold: invalid UTF-8
+// and NUL bytes (which PostgreSQL's text refuses) become U+FFFD.
+func storableText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
