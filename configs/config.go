@@ -22,6 +22,7 @@ const (
 	defaultBodyLimit       = 1 << 20
 	defaultReplyBudget     = 4 * time.Second
 	defaultShutdownTimeout = 10 * time.Second
+	defaultStoreWait       = 3 * time.Second
 	defaultLogLevel        = "info"
 	defaultDBDriver        = "sqlite"
 	defaultDBDSN           = "pushgate.db"
@@ -62,6 +63,12 @@ type Config struct {
 	// "success" anyway (at most MaxReplyBudget). PUSHGATE_REPLY_BUDGET;
 	// default 4s.
 	ReplyBudget time.Duration `yaml:"reply_budget"`
+	// StoreWait is how long a push waits for its row to be committed before
+	// pushgate answers 503, so that WeChat (which gives up after 5s) sends
+	// its retry. A commit that lands later is dispatched once all the same;
+	// the retry is then a duplicate. At most MaxReplyBudget.
+	// PUSHGATE_STORE_WAIT; default 3s.
+	StoreWait time.Duration `yaml:"store_wait"`
 	// ShutdownTimeout bounds a graceful shutdown. PUSHGATE_SHUTDOWN_TIMEOUT; default 10s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// LogLevel is debug, info, warn or error. PUSHGATE_LOG_LEVEL; default info.
@@ -204,6 +211,7 @@ func (c *Config) SetDefaults() {
 	setZero(&c.Addr, defaultAddr)
 	setZero(&c.BodyLimit, defaultBodyLimit)
 	setZero(&c.ReplyBudget, defaultReplyBudget)
+	setZero(&c.StoreWait, defaultStoreWait)
 	setZero(&c.ShutdownTimeout, defaultShutdownTimeout)
 	setZero(&c.LogLevel, defaultLogLevel)
 	setZero(&c.DB.Driver, defaultDBDriver)

@@ -17,6 +17,7 @@ func want() *configs.Config {
 		PublicURL:       "http://127.0.0.1:8080",
 		BodyLimit:       1 << 20,
 		ReplyBudget:     4 * time.Second,
+		StoreWait:       3 * time.Second,
 		ShutdownTimeout: 10 * time.Second,
 		LogLevel:        "info",
 		DB:              configs.DB{Driver: "sqlite", DSN: "pushgate.db", Retention: 30 * 24 * time.Hour},

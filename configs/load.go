@@ -28,6 +28,7 @@ var settings = []setting{
 	{"public url", "PUSHGATE_PUBLIC_URL", "public-url", str(func(c *Config) *string { return &c.PublicURL })},
 	{"body limit", "PUSHGATE_BODY_LIMIT", "body-limit", int64s(func(c *Config) *int64 { return &c.BodyLimit })},
 	{"reply budget", "PUSHGATE_REPLY_BUDGET", "", dur(func(c *Config) *time.Duration { return &c.ReplyBudget })},
+	{"store wait", "PUSHGATE_STORE_WAIT", "", dur(func(c *Config) *time.Duration { return &c.StoreWait })},
 	{"shutdown timeout", "PUSHGATE_SHUTDOWN_TIMEOUT", "", dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	{"log level", "PUSHGATE_LOG_LEVEL", "log-level", str(func(c *Config) *string { return &c.LogLevel })},
 	{"db driver", "PUSHGATE_DB_DRIVER", "db-driver", str(func(c *Config) *string { return &c.DB.Driver })},

@@ -70,6 +70,10 @@ func (c *Config) Validate() error {
 		// push as abandoned, handlers.SweepGrace, assumes seconds).
 		p.add("PUSHGATE_REPLY_BUDGET", "must be at most %s, got %s", MaxReplyBudget, c.ReplyBudget)
 	}
+	p.positive("PUSHGATE_STORE_WAIT", c.StoreWait)
+	if c.StoreWait > MaxReplyBudget {
+		p.add("PUSHGATE_STORE_WAIT", "must be at most %s, got %s", MaxReplyBudget, c.StoreWait)
+	}
 	p.positive("PUSHGATE_SHUTDOWN_TIMEOUT", c.ShutdownTimeout)
 	p.positive("PUSHGATE_RESULT_VALIDITY", c.Results.Validity)
 	p.positive("PUSHGATE_RESULT_MAX_WAIT", c.Results.MaxWait)

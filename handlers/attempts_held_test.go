@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,12 +16,13 @@ import (
 )
 
 // failFastDSN is a fresh database for drv on which a write waiting for a
-// lock fails after about 100 ms (SQLite's busy timeout, PostgreSQL's
-// lock_timeout), so that lockDatabase makes every write fail.
+// lock fails soon: after SQLite's busy timeout of 100 ms, PostgreSQL's
+// lock_timeout of 500 ms (the migration at Open shares catalog locks with
+// parallel tests). lockDatabase then makes every write fail.
 func failFastDSN(t *testing.T, drv string) string {
 	t.Helper()
 	if drv == models.DriverPostgres {
-		return recoverDSN(t, drv) + " lock_timeout=100"
+		return recoverDSN(t, drv) + " lock_timeout=500"
 	}
 	return recoverDSN(t, drv) + "?_busy_timeout=100"
 }
@@ -33,8 +35,10 @@ func lockDatabase(t *testing.T, drv, dsn string) (release func()) {
 	driver := "sqlite3"
 	if drv == models.DriverPostgres {
 		driver = "pgx"
-	} else {
+	} else if strings.Contains(dsn, "?") {
 		dsn += "&_txlock=immediate"
+	} else {
+		dsn += "?_txlock=immediate"
 	}
 	db, err := sql.Open(driver, dsn)
 	if err != nil {

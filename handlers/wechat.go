@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/pushgate/pushgate/configs"
 	"github.com/pushgate/pushgate/events"
 	"github.com/pushgate/pushgate/models"
 )
@@ -85,9 +86,13 @@ func (s *Server) receive(c *gin.Context) {
 	key := meta.DedupeKey()
 	stored := time.Now()
 	expected = false // SaveEvent ends the announcement
-	// The row may commit even if the client goes away meanwhile; wait for
-	// the outcome regardless, so that a committed push is dispatched.
-	saved, err := s.store.SaveEvent(context.WithoutCancel(c.Request.Context()), &models.NewEvent{
+	// The row may commit even if the client goes away meanwhile, so the wait
+	// does not depend on the client; it is bounded by StoreWait, after which
+	// the push is answered 503 and WeChat retries. A commit that lands after
+	// that is dispatched by lateSave; the retry is then a duplicate.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), s.storeWait())
+	defer cancel()
+	saved, err := s.store.SaveEvent(ctx, &models.NewEvent{
 		DedupeKey:  key,
 		Kind:       meta.Kind,
 		MsgType:    meta.MsgType,
@@ -103,8 +108,15 @@ func (s *Server) receive(c *gin.Context) {
 		Raw:        body,
 		ReceivedAt: start,
 		Expected:   true,
+		LateFunc:   func(saved models.Saved, err error) { s.lateSave(saved, err, e) },
 	})
 	s.metrics.store.observe(time.Since(stored))
+	if errors.Is(err, context.DeadlineExceeded) {
+		s.metrics.pushes.inc("store_timeout")
+		s.log.Warn("push not committed within the store wait; answered 503", "kind", meta.Kind, "wait", s.storeWait())
+		plainError(c, http.StatusServiceUnavailable, "storage slow, retry later")
+		return
+	}
 	if err != nil {
 		s.metrics.pushes.inc("store_error")
 		s.log.Error("storing push", "kind", meta.Kind, "err", err)
@@ -156,16 +168,53 @@ func (s *Server) seal(safe bool, q url.Values, reply []byte) []byte {
 	return s.crypter.SealReply(reply, s.now().Unix(), q.Get("nonce"))
 }
 
-// dispatchWithinBudget runs the handler for a newly stored push and returns
-// its rendered reply; if the handler outlives the reply budget it answers
-// nil ("success") and lets the handler finish and record its outcome.
-func (s *Server) dispatchWithinBudget(deadline time.Time, id int64, e events.Event) []byte {
+// storeWait is Config.StoreWait, or its default for a Config whose defaults
+// were not set.
+func (s *Server) storeWait() time.Duration {
+	if w := s.cfg.StoreWait; w > 0 {
+		return w
+	}
+	return configs.Default().StoreWait
+}
+
+// lateSave dispatches a push whose commit landed after it was answered 503
+// (StoreWait): it is stored, so it is dispatched here, once; WeChat's retry
+// finds it as a duplicate and gets its answer. A duplicate or a failed save
+// needs nothing.
+func (s *Server) lateSave(saved models.Saved, err error, e events.Event) {
+	if err != nil {
+		if !errors.Is(err, context.DeadlineExceeded) {
+			s.log.Error("storing push (after its answer)", "err", err)
+		}
+		return
+	}
+	if saved.Duplicate {
+		return
+	}
+	s.metrics.pushes.inc("accepted_late")
+	for _, o := range s.observers {
+		o.Accepted(context.Background(), saved.ID, e)
+	}
+	s.dispatchAsync(saved.ID, e)
+}
+
+// dispatchAsync runs the handler of a newly stored push on its own goroutine,
+// in flight (see inflight) until its attempt is recorded.
+func (s *Server) dispatchAsync(id int64, e events.Event) *flight {
 	fl := s.inflight.start(id)
 	go func() {
 		var reply []byte
 		defer func() { s.inflight.finish(id, fl, reply) }()
 		reply = s.dispatch(context.Background(), id, e, false)
 	}()
+	return fl
+}
+
+// dispatchWithinBudget runs the handler for a newly stored push and returns
+// its rendered reply; if the handler outlives the reply budget it answers
+// nil ("success") and lets the handler finish and record its outcome.
+func (s *Server) dispatchWithinBudget(deadline time.Time, id int64, e events.Event) []byte {
+	fl := s.dispatchAsync(id, e)
 	start := time.Now()
 	defer func() { s.metrics.handler.observe(time.Since(start)) }()
 	t := time.NewTimer(time.Until(deadline))

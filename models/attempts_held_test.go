@@ -8,12 +8,13 @@ import (
 )
 
 // failFastDSN returns a fresh database for drv on which a write that waits
-// for a lock fails after about 100 ms: SQLite's busy timeout, PostgreSQL's
-// lock_timeout. blockWriter then makes the database fail every write.
+// for a lock fails soon: after SQLite's busy timeout of 100 ms, PostgreSQL's
+// lock_timeout of 500 ms (the migration at Open shares catalog locks with
+// parallel tests). blockWriter then makes the database fail every write.
 func failFastDSN(t testing.TB, drv string) string {
 	t.Helper()
 	if drv == DriverPostgres {
-		return testPostgresDSN(t) + " lock_timeout=100"
+		return testPostgresDSN(t) + " lock_timeout=500"
 	}
 	return testDSN(t, drv) + "?_busy_timeout=100"
 }

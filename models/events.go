@@ -27,6 +27,11 @@ type NewEvent struct {
 	// Expected says the caller announced this save with ExpectSave; saving
 	// it (or failing to) ends the announcement.
 	Expected bool
+	// LateFunc, when set, is called (on its own goroutine) with the outcome
+	// of a save whose caller stopped waiting: SaveEvent returned ctx's error
+	// while the writer held the event, which may have been committed since.
+	// It lets the caller dispatch a push whose commit came after its answer.
+	LateFunc func(Saved, error)
 }
 
 // ExpectSave announces a SaveEvent call to come soon (the caller is reading
@@ -68,8 +73,9 @@ type Saved struct {
 //
 // Concurrent callers share one transaction, committed by the Store's writer
 // goroutine. If ctx ends while waiting, SaveEvent returns ctx's error and the
-// event may still be committed; e's byte slices must not be modified until
-// SaveEvent returned.
+// event may still be committed (e.LateFunc then learns the outcome); e's byte
+// slices must not be modified until SaveEvent returned, nor, with a
+// LateFunc, until it was called.
 func (s *Store) SaveEvent(ctx context.Context, e *NewEvent) (Saved, error) {
 	if e.DedupeKey == "" {
 		if e.Expected {
@@ -87,6 +93,14 @@ func (s *Store) SaveEvent(ctx context.Context, e *NewEvent) (Saved, error) {
 	owned, err := s.w.do(ctx, op)
 	if !owned {
 		// The caller gave up; the writer still holds op and may write it.
+		if late := e.LateFunc; late != nil {
+			go func() {
+				err := <-op.done
+				saved := op.saved
+				putOp(op)
+				late(saved, err)
+			}()
+		}
 		return Saved{}, fmt.Errorf("models: save event %q: %w", e.DedupeKey, err)
 	}
 	saved := op.saved
