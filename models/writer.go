@@ -39,6 +39,7 @@ type writer struct {
 
 	closeGrace  time.Duration         // how long Close lets held attempts retry
 	lastTrouble atomic.Pointer[error] // the trouble that failed the last batch; nil after a commit
+	lastBatchAt atomic.Int64          // when the last batch ended, Unix nanoseconds
 	troubles    atomic.Int64          // batches failed by trouble
 	pendingMu   sync.Mutex            // guards pending
 	pending     map[int64]int         // event id -> attempts recorded and not yet written
@@ -368,7 +369,9 @@ func (w *writer) process(batch, held []*writeOp) []*writeOp {
 			ops = slices.Delete(slices.Clone(ops), failed, failed+1)
 		}
 	}
-	w.observe(trouble)
+	if len(live) > 0 {
+		w.observe(trouble)
+	}
 	for _, op := range live {
 		if trouble != nil && op.kind == opAttempt && op.err == trouble {
 			held = append(held, op)
@@ -387,6 +390,7 @@ func (w *writer) process(batch, held []*writeOp) []*writeOp {
 // next batch opens the file afresh: a connection opened while the file was
 // read-only (or the disk full) would otherwise fail for ever.
 func (w *writer) observe(trouble error) {
+	defer w.lastBatchAt.Store(time.Now().UnixNano())
 	if trouble == nil {
 		w.lastTrouble.Store(nil)
 		return
