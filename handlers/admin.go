@@ -37,7 +37,27 @@ type eventView struct {
 	Format     string          `json:"format"`
 	Payload    json.RawMessage `json:"payload"`
 	Raw        string          `json:"raw"`
-	History    []attemptView   `json:"history,omitempty"`
+	// RawSize, PayloadSize and ReplySize are the stored lengths in bytes; a
+	// listing carries at most models.ListBodyCap bytes of raw and reply
+	// (RawTruncated, ReplyTruncated) and leaves a longer payload out
+	// (PayloadTruncated). GET /v1/events/{id} has them whole, and
+	// GET /v1/events/{id}/raw the raw body as received.
+	RawSize          int64         `json:"raw_size"`
+	RawTruncated     bool          `json:"raw_truncated,omitempty"`
+	PayloadSize      int64         `json:"payload_size"`
+	PayloadTruncated bool          `json:"payload_truncated,omitempty"`
+	ReplySize        int64         `json:"reply_size,omitempty"`
+	ReplyTruncated   bool          `json:"reply_truncated,omitempty"`
+	History          []attemptView `json:"history,omitempty"`
+}
+
+// sizeOf returns a body's stored length: listed (the listing's length, when
+// set) or its whole length, and whether the body at hand is cut.
+func sizeOf(body []byte, listed int64) (int64, bool) {
+	if listed > int64(len(body)) {
+		return listed, true
+	}
+	return int64(len(body)), false
 }
 
 type attemptView struct {
@@ -52,7 +72,7 @@ func viewEvent(e *models.Event) eventView {
 	if len(payload) == 0 {
 		payload = json.RawMessage("null")
 	}
-	return eventView{
+	v := eventView{
 		ID: strconv.FormatInt(e.ID, 10), DedupeKey: e.DedupeKey, Kind: e.Kind, MsgType: e.MsgType,
 		Event: e.Event, EventKey: e.EventKey, FromUser: e.FromUser, ToUser: e.ToUser,
 		CreateTime: e.CreateTime, MsgID: e.MsgID, RequestID: e.RequestID, Status: e.Status,
@@ -60,6 +80,10 @@ func viewEvent(e *models.Event) eventView {
 		HandledAt: e.HandledAt, LastError: e.LastError, Reply: string(e.Reply), Format: e.Format,
 		Payload: payload, Raw: string(e.Raw),
 	}
+	v.RawSize, v.RawTruncated = sizeOf(e.Raw, e.RawLen)
+	v.PayloadSize, v.PayloadTruncated = sizeOf(e.Payload, e.PayloadLen)
+	v.ReplySize, v.ReplyTruncated = sizeOf(e.Reply, e.ReplyLen)
+	return v
 }
 
 // eventFilter is the filter of GET /v1/events and the body of POST
@@ -118,7 +142,10 @@ func (s *Server) adminRoutes(admin gin.IRouter) {
 	admin.GET("/v1/events/:id", s.getEvent)
 	admin.POST("/v1/events/:id/replay", s.replayOne)
 	admin.POST("/v1/replay", s.replayMatching)
+	admin.GET("/v1/events/:id/raw", s.getEventRaw)
 	admin.GET("/v1/rejected", s.listRejected)
+	admin.GET("/v1/rejected/:id", s.getRejected)
+	admin.GET("/v1/rejected/:id/raw", s.getRejectedRaw)
 }
 
 func (s *Server) listEvents(c *gin.Context) {
@@ -190,21 +217,76 @@ func (s *Server) listRejected(c *gin.Context) {
 		s.storeError(c, err)
 		return
 	}
-	type rejectedView struct {
-		ID          string    `json:"id"`
-		ReceivedAt  time.Time `json:"received_at"`
-		Status      int       `json:"status"`
-		Reason      string    `json:"reason"`
-		Query       string    `json:"query"`
-		RemoteAddr  string    `json:"remote_addr"`
-		ContentType string    `json:"content_type"`
-		Raw         string    `json:"raw"`
-	}
 	out := make([]rejectedView, len(rows))
-	for i, r := range rows {
-		out[i] = rejectedView{strconv.FormatInt(r.ID, 10), r.ReceivedAt, r.Status, r.Reason, r.Query, r.RemoteAddr, r.ContentType, string(r.Raw)}
+	for i := range rows {
+		out[i] = viewRejected(&rows[i])
 	}
 	c.JSON(http.StatusOK, gin.H{"rejected": out, "next_cursor": next})
+}
+
+// rejectedView is a refused push as the admin API shows it. A listing
+// carries at most models.ListBodyCap bytes of raw (RawTruncated);
+// GET /v1/rejected/{id} has the whole stored body, and
+// GET /v1/rejected/{id}/raw the stored body as bytes.
+type rejectedView struct {
+	ID           string    `json:"id"`
+	ReceivedAt   time.Time `json:"received_at"`
+	Status       int       `json:"status"`
+	Reason       string    `json:"reason"`
+	Query        string    `json:"query"`
+	RemoteAddr   string    `json:"remote_addr"`
+	ContentType  string    `json:"content_type"`
+	Raw          string    `json:"raw"`
+	RawSize      int64     `json:"raw_size"`
+	RawTruncated bool      `json:"raw_truncated,omitempty"`
+}
+
+func viewRejected(r *models.Rejected) rejectedView {
+	v := rejectedView{ID: strconv.FormatInt(r.ID, 10), ReceivedAt: r.ReceivedAt, Status: r.Status, Reason: r.Reason,
+		Query: r.Query, RemoteAddr: r.RemoteAddr, ContentType: r.ContentType, Raw: string(r.Raw)}
+	v.RawSize, v.RawTruncated = sizeOf(r.Raw, r.RawLen)
+	return v
+}
+
+func (s *Server) rejectedByParam(c *gin.Context) (*models.Rejected, bool) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		jsonError(c, http.StatusBadRequest, "rejected push id must be a number")
+		return nil, false
+	}
+	r, err := s.store.GetRejected(c.Request.Context(), id)
+	if err != nil {
+		s.storeError(c, err)
+		return nil, false
+	}
+	return r, true
+}
+
+// getRejected answers one refused push with its whole stored body.
+func (s *Server) getRejected(c *gin.Context) {
+	if r, ok := s.rejectedByParam(c); ok {
+		c.JSON(http.StatusOK, viewRejected(r))
+	}
+}
+
+// getRejectedRaw answers a refused push's stored body as bytes.
+func (s *Server) getRejectedRaw(c *gin.Context) {
+	if r, ok := s.rejectedByParam(c); ok {
+		c.Data(http.StatusOK, "application/octet-stream", r.Raw)
+	}
+}
+
+// getEventRaw answers an event's body as received.
+func (s *Server) getEventRaw(c *gin.Context) {
+	e, ok := s.eventByParam(c)
+	if !ok {
+		return
+	}
+	ct := "application/xml; charset=utf-8"
+	if e.Format == "json" {
+		ct = "application/json; charset=utf-8"
+	}
+	c.Data(http.StatusOK, ct, e.Raw)
 }
 
 // storeError maps store errors: not found 404, a bad cursor 400, else 500.

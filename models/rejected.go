@@ -2,7 +2,10 @@ package models
 
 import (
 	"context"
+	"errors"
 	"fmt"
+
+	"gorm.io/gorm"
 )
 
 // SaveRejected keeps a refused push. It assigns r.ID and r.ReceivedAt when
@@ -37,7 +40,9 @@ func (s *Store) applyRejected(b *batchTx, op *writeOp) error {
 
 // ListRejected returns refused pushes newest first, at most limit (0 =
 // DefaultPageSize, capped at MaxPageSize), and the cursor of the next page (""
-// after the last). A malformed cursor wraps ErrInvalid.
+// after the last). A malformed cursor wraps ErrInvalid. Raw is cut to
+// ListBodyCap bytes by the database (RawLen gives its stored length):
+// GetRejected has it whole.
 func (s *Store) ListRejected(ctx context.Context, limit int, cursor string) ([]Rejected, string, error) {
 	if err := s.checkOpen("list rejected pushes"); err != nil {
 		return nil, "", err
@@ -52,9 +57,26 @@ func (s *Store) ListRejected(ctx context.Context, limit int, cursor string) ([]R
 		q = q.Where("id < ?", after)
 	}
 	var rows []Rejected
-	if err := q.Order("id DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
+	if err := q.Select(s.rejectedListColumns()).Order("id DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
 		return nil, "", fmt.Errorf("models: list rejected pushes: %w", err)
 	}
 	rows, next := nextCursor(rows, limit, func(r *Rejected) int64 { return r.ID })
 	return rows, next, nil
+}
+
+// GetRejected returns the refused push id with its whole stored body, or an
+// error wrapping ErrNotFound.
+func (s *Store) GetRejected(ctx context.Context, id int64) (*Rejected, error) {
+	if err := s.checkOpen("get rejected push"); err != nil {
+		return nil, err
+	}
+	var r Rejected
+	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, fmt.Errorf("models: rejected push %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("models: get rejected push %d: %w", id, err)
+	}
+	return &r, nil
 }

@@ -35,6 +35,9 @@ func TestRejectedSaveAndList(t *testing.T) {
 			}
 			want = append([]Rejected{*r}, want...) // newest first
 		}
+		for i := range want {
+			want[i].RawLen = int64(len(want[i].Raw)) // listings give the stored length
+		}
 		var got []Rejected
 		cursor := ""
 		for range 10 {

@@ -102,6 +102,10 @@ type Store struct {
 	ids          *idGen
 	w            *writer
 	closeOnce    sync.Once
+
+	listColsOnce sync.Once // initListColumns
+	eventCols    string    // select list of ListEvents
+	rejectedCols string    // select list of ListRejected
 	closeErr     error
 }
 
