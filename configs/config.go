@@ -38,6 +38,11 @@ const (
 	defaultQueueSize       = 100
 	defaultScanPeriod      = 120 * time.Second
 	defaultFetchSize       = 100
+	defaultRefusedBodyCap  = 64 << 10
+	defaultRefusedKeep     = 7 * 24 * time.Hour
+	defaultRefusedTotal    = 1 << 30
+	defaultRefusedRate     = 10
+	defaultRefusedBurst    = 50
 )
 
 // defaultSchedule is the notify retry schedule of seed 003.
@@ -78,6 +83,8 @@ type Config struct {
 	DB DB `yaml:"db"`
 	// WeChat holds the platform credentials that prove pushes genuine.
 	WeChat WeChat `yaml:"wechat"`
+	// Refused bounds what is kept of refused pushes (400, 413).
+	Refused Refused `yaml:"refused"`
 
 	// AdminToken is the bearer token of the admin routes; empty means they
 	// refuse every request. At least 8 characters. PUSHGATE_ADMIN_TOKEN.
@@ -106,6 +113,29 @@ type DB struct {
 	// pending and dead deliveries, are kept. PUSHGATE_RETENTION; default
 	// 720h (30 days).
 	Retention time.Duration `yaml:"retention"`
+}
+
+// Refused bounds the storage of refused pushes, which anyone holding one
+// signed URL can send.
+type Refused struct {
+	// BodyCap is how many bytes of a refused body are kept (with the whole
+	// body's length and SHA-256); a 413 keeps only this head.
+	// PUSHGATE_REFUSED_BODY_CAP; default 65536 (64 KiB).
+	BodyCap int64 `yaml:"body_cap"`
+	// Retention is how long refused pushes are kept. PUSHGATE_REFUSED_RETENTION;
+	// default 168h (7 days).
+	Retention time.Duration `yaml:"retention"`
+	// TotalCap bounds the bytes of all refused bodies kept; past it the
+	// oldest are dropped first (counted in pushgate_refused_total).
+	// PUSHGATE_REFUSED_TOTAL_CAP; default 1073741824 (1 GiB).
+	TotalCap int64 `yaml:"total_cap"`
+	// Rate is how many refusals per second one remote address may have
+	// kept; over it (after Burst) they are counted, not stored.
+	// PUSHGATE_REFUSED_RATE; default 10.
+	Rate int `yaml:"rate"`
+	// Burst is how many refusals one remote address may have kept at once
+	// above Rate. PUSHGATE_REFUSED_BURST; default 50.
+	Burst int `yaml:"burst"`
 }
 
 // WeChat holds the platform credentials.
@@ -217,6 +247,11 @@ func (c *Config) SetDefaults() {
 	setZero(&c.DB.Driver, defaultDBDriver)
 	setZero(&c.DB.DSN, defaultDBDSN)
 	setZero(&c.DB.Retention, defaultRetention)
+	setZero(&c.Refused.BodyCap, defaultRefusedBodyCap)
+	setZero(&c.Refused.Retention, defaultRefusedKeep)
+	setZero(&c.Refused.TotalCap, defaultRefusedTotal)
+	setZero(&c.Refused.Rate, defaultRefusedRate)
+	setZero(&c.Refused.Burst, defaultRefusedBurst)
 	setZero(&c.Results.Validity, defaultResultValidity)
 	setZero(&c.Results.MaxWait, defaultResultMaxWait)
 	setZero(&c.Sync.DefaultTimeout, defaultSyncTimeout)

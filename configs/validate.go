@@ -60,6 +60,16 @@ func (c *Config) Validate() error {
 	if !slices.Contains(logLevels, c.LogLevel) {
 		p.add("PUSHGATE_LOG_LEVEL", "must be one of %s, got %q", strings.Join(logLevels, ", "), c.LogLevel)
 	}
+	if c.Refused.BodyCap <= 0 || c.Refused.BodyCap > MaxBodyLimit {
+		p.add("PUSHGATE_REFUSED_BODY_CAP", "must be between 1 and %d bytes, got %d", MaxBodyLimit, c.Refused.BodyCap)
+	}
+	p.positive("PUSHGATE_REFUSED_RETENTION", c.Refused.Retention)
+	if c.Refused.TotalCap < c.Refused.BodyCap {
+		p.add("PUSHGATE_REFUSED_TOTAL_CAP", "must be at least the refused body cap (%d bytes), got %d", c.Refused.BodyCap, c.Refused.TotalCap)
+	}
+	if c.Refused.Rate <= 0 || c.Refused.Burst <= 0 {
+		p.add("PUSHGATE_REFUSED_RATE", "rate and burst (PUSHGATE_REFUSED_BURST) must be positive, got %d and %d", c.Refused.Rate, c.Refused.Burst)
+	}
 	p.token("PUSHGATE_ADMIN_TOKEN", c.AdminToken)
 	p.token("PUSHGATE_API_TOKEN", c.APIToken)
 

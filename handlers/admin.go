@@ -239,11 +239,17 @@ type rejectedView struct {
 	Raw          string    `json:"raw"`
 	RawSize      int64     `json:"raw_size"`
 	RawTruncated bool      `json:"raw_truncated,omitempty"`
+	// BodySize and BodySHA256 describe the whole body as received, of which
+	// only the head may be kept (PUSHGATE_REFUSED_BODY_CAP); no SHA-256
+	// when the whole was not read (413).
+	BodySize   int64  `json:"body_size"`
+	BodySHA256 string `json:"body_sha256,omitempty"`
 }
 
 func viewRejected(r *models.Rejected) rejectedView {
 	v := rejectedView{ID: strconv.FormatInt(r.ID, 10), ReceivedAt: r.ReceivedAt, Status: r.Status, Reason: r.Reason,
-		Query: r.Query, RemoteAddr: r.RemoteAddr, ContentType: r.ContentType, Raw: string(r.Raw)}
+		Query: r.Query, RemoteAddr: r.RemoteAddr, ContentType: r.ContentType, Raw: string(r.Raw),
+		BodySize: r.BodySize, BodySHA256: r.BodySHA256}
 	v.RawSize, v.RawTruncated = sizeOf(r.Raw, r.RawLen)
 	return v
 }

@@ -55,7 +55,12 @@ type counter struct {
 	m  map[string]*atomic.Int64
 }
 
-func (c *counter) inc(label string) {
+func (c *counter) inc(label string) { c.add(label, 1) }
+
+func (c *counter) add(label string, n int64) {
+	if n == 0 {
+		return
+	}
 	c.mu.Lock()
 	v, ok := c.m[label]
 	if !ok {
@@ -63,7 +68,7 @@ func (c *counter) inc(label string) {
 		c.m[label] = v
 	}
 	c.mu.Unlock()
-	v.Add(1)
+	v.Add(n)
 }
 
 func (c *counter) write(b *strings.Builder, name, label string) {
@@ -108,6 +113,7 @@ func (h *histogram) write(b *strings.Builder, name, help string) {
 }
 
 type metrics struct {
+	refused  counter // refused pushes by what became of them
 	pushes   counter
 	dispatch counter
 	latency  histogram // whole push
@@ -119,6 +125,7 @@ func newMetrics() *metrics {
 	bounds := []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
 	hist := func() histogram { return histogram{bounds: bounds, counts: make([]atomic.Int64, len(bounds)+1)} }
 	return &metrics{
+		refused:  counter{m: map[string]*atomic.Int64{}},
 		pushes:   counter{m: map[string]*atomic.Int64{}},
 		dispatch: counter{m: map[string]*atomic.Int64{}},
 		latency:  hist(),
@@ -132,6 +139,8 @@ func (s *Server) metricsHandler(c *gin.Context) {
 	var b strings.Builder
 	b.WriteString("# HELP pushgate_pushes_total Pushes received on /wechat by outcome.\n# TYPE pushgate_pushes_total counter\n")
 	s.metrics.pushes.write(&b, "pushgate_pushes_total", "outcome")
+	b.WriteString("# HELP pushgate_refused_total Refused pushes by what became of them: kept, rate_limited (counted, not stored), save_failed, dropped_retention, dropped_total_cap (oldest dropped for the total cap).\n# TYPE pushgate_refused_total counter\n")
+	s.metrics.refused.write(&b, "pushgate_refused_total", "outcome")
 	b.WriteString("# HELP pushgate_dispatches_total Handler runs by outcome.\n# TYPE pushgate_dispatches_total counter\n")
 	s.metrics.dispatch.write(&b, "pushgate_dispatches_total", "outcome")
 	s.metrics.latency.write(&b, "pushgate_push_seconds", "Time to answer a push.")

@@ -65,6 +65,7 @@ type Server struct {
 	inflight  inflight
 	metrics   *metrics
 	crypter   *Crypter // nil: safe mode off
+	refusals  *refusals
 }
 
 // New builds the gin engine with every route.
@@ -87,6 +88,7 @@ func New(d Deps) *Server {
 		engine:    gin.New(),
 		inflight:  newInflight(),
 		metrics:   newMetrics(),
+		refusals:  newRefusals(d.Config.Refused),
 	}
 	if key := d.Config.WeChat.AESKey; key != "" {
 		c, err := NewCrypter(d.Config.WeChat.Token, key, d.Config.WeChat.AppID)

@@ -311,21 +311,3 @@ func (s *Server) answer(c *gin.Context, reply []byte) {
 	}
 	c.Data(http.StatusOK, "application/xml; charset=utf-8", reply)
 }
-
-// reject keeps a refused push with its raw body and reason, then answers
-// status with the reason as plain text.
-func (s *Server) reject(c *gin.Context, status int, reason string, body []byte) {
-	s.metrics.pushes.inc("rejected")
-	err := s.store.SaveRejected(c.Request.Context(), &models.Rejected{
-		Reason:      reason,
-		Status:      status,
-		Query:       c.Request.URL.RawQuery,
-		RemoteAddr:  c.Request.RemoteAddr,
-		ContentType: c.ContentType(),
-		Raw:         body,
-	})
-	if err != nil {
-		s.log.Error("storing rejected push", "err", err)
-	}
-	plainError(c, status, reason)
-}

@@ -97,6 +97,13 @@ type Rejected struct {
 	RemoteAddr  string    `gorm:"not null" json:"remote_addr"`
 	ContentType string    `gorm:"not null" json:"content_type"`
 	Raw         []byte    `json:"raw,omitempty"`
+	// BodySize is the length of the body as received, which Raw may hold
+	// only the head of (refused bodies are kept up to a cap); 0 in rows of
+	// versions before it was recorded.
+	BodySize int64 `gorm:"not null;default:0" json:"body_size"`
+	// BodySHA256 is the hex SHA-256 of the whole body as received; "" when
+	// the whole was not read (a body over the size limit) or not recorded.
+	BodySHA256 string `gorm:"not null;default:''" json:"body_sha256"`
 
 	// RawLen is the stored length of Raw, set by ListRejected, which carries
 	// at most ListBodyCap bytes of it; GetRejected carries it whole and

@@ -109,6 +109,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}()
 	go app.server.SweepReceived(ctx, 30*time.Second)
 	go pruneLoop(ctx, store, cfg.DB.Retention, log)
+	go app.server.KeepRefusals(ctx, time.Hour)
 
 	select {
 	case err := <-serveErr:
