@@ -28,7 +28,7 @@ func failFastDSN(t *testing.T, drv string) string {
 }
 
 // lockDatabase takes the database's write lock from outside pushgate (on
-// PostgreSQL, the locks of the tables pushes, attempts and the health probe
+// PostgreSQL, the locks of the tables pushes, attempts, refusals and the health probe
 // write), so that every such write fails until the returned func releases it.
 func lockDatabase(t *testing.T, drv, dsn string) (release func()) {
 	t.Helper()
@@ -46,7 +46,7 @@ func lockDatabase(t *testing.T, drv, dsn string) (release func()) {
 	}
 	tx, err := db.Begin()
 	if err == nil && drv == models.DriverPostgres {
-		_, err = tx.Exec("LOCK TABLE events, event_attempts, writer_probes IN EXCLUSIVE MODE")
+		_, err = tx.Exec("LOCK TABLE events, event_attempts, writer_probes, rejected_pushes IN EXCLUSIVE MODE")
 	}
 	if err != nil {
 		t.Fatalf("lockDatabase: %v", err)

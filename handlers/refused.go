@@ -53,7 +53,9 @@ func newRefusals(cfg configs.Refused) *refusals {
 // is kept up to the body cap, with the whole body's length and SHA-256; of
 // a 413 only the head read is kept, and its length is what the client
 // announced when that is more. Refusals from a remote address over its
-// rate are counted, not stored.
+// rate are counted, not stored. The save outlives the client and waits at
+// most StoreWait; a failed save is logged and counted, and the refusal is
+// answered all the same.
 func (s *Server) reject(c *gin.Context, status int, reason string, body []byte) {
 	s.metrics.pushes.inc("rejected")
 	defer plainError(c, status, reason)
@@ -76,7 +78,12 @@ func (s *Server) reject(c *gin.Context, status int, reason string, body []byte) 
 		r.BodySHA256 = hex.EncodeToString(sum[:])
 	}
 	r.Raw = body[:min(int64(len(body)), s.refusals.cfg.BodyCap)]
-	if err := s.store.SaveRejected(c.Request.Context(), r); err != nil {
+	// The save must not depend on the client, which may be gone (a body cut
+	// short cancels the request's context), and it is bounded like a
+	// push's, so that the refusal is answered even if the database hangs.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), s.storeWait())
+	defer cancel()
+	if err := s.store.SaveRejected(ctx, r); err != nil {
 		s.metrics.refused.inc("save_failed")
 		s.log.Error("storing rejected push", "err", err)
 		return
