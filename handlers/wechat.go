@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -111,6 +112,12 @@ func (s *Server) receive(c *gin.Context) {
 		LateFunc:   func(saved models.Saved, err error) { s.lateSave(saved, err, e) },
 	})
 	s.metrics.store.observe(time.Since(stored))
+	if errors.Is(err, models.ErrUnstorable) {
+		// It could never be stored: refuse it (and keep it, its body as
+		// bytes) rather than answer 503 to every retry.
+		s.reject(c, http.StatusBadRequest, "push cannot be stored: "+strings.TrimPrefix(err.Error(), "models: save event: "), body)
+		return
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		s.metrics.pushes.inc("store_timeout")
 		s.log.Warn("push not committed within the store wait; answered 503", "kind", meta.Kind, "wait", s.storeWait())

@@ -5,9 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // NewEvent is what the receiver hands in for one accepted push.
@@ -67,7 +65,9 @@ type Saved struct {
 	Reply     []byte // the original's stored passive reply (nil = "success")
 }
 
-// SaveEvent stores e durably exactly once per DedupeKey. It returns after the
+// SaveEvent stores e durably exactly once per DedupeKey. An event with a
+// text field no database can hold alike (a NUL character, invalid UTF-8)
+// is refused with an error wrapping ErrUnstorable: it could never be stored. It returns after the
 // row (or, for a duplicate, the bump of the original's duplicates and
 // last_seen) is committed: fsync'd on SQLite with synchronous=FULL.
 //
@@ -82,6 +82,12 @@ func (s *Store) SaveEvent(ctx context.Context, e *NewEvent) (Saved, error) {
 			s.CancelSave()
 		}
 		return Saved{}, fmt.Errorf("models: save event: empty dedupe key: %w", ErrInvalid)
+	}
+	if err := unstorableFields(e); err != nil {
+		if e.Expected {
+			s.CancelSave()
+		}
+		return Saved{}, fmt.Errorf("models: save event: %w", err)
 	}
 	op := getOp(ctx, opSaveEvent, true)
 	op.ev, op.expected = *e, e.Expected
@@ -212,12 +218,3 @@ func (s *Store) applyAttempt(b *batchTx, op *writeOp) error {
 // process (RecordAttempt) and is still waiting to be written: its event is
 // still "received" in the database although its handler has run.
 func (s *Store) AttemptPending(id int64) bool { return s.w.isPending(id) }
-
-// storableText returns s as text every database can hold: invalid UTF-8
-// and NUL bytes (which PostgreSQL's text refuses) become U+FFFD.
-func storableText(s string) string {
-	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
-		return s
-	}
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
-}

@@ -10,6 +10,8 @@ import (
 
 // SaveRejected keeps a refused push. It assigns r.ID and r.ReceivedAt when
 // zero and returns after the row is committed (group-committed like SaveEvent).
+// Text no database column can hold alike (NUL, invalid UTF-8) in its text
+// fields is escaped as \xNN; Raw keeps the body's bytes as they came.
 func (s *Store) SaveRejected(ctx context.Context, r *Rejected) error {
 	if r.ID == 0 {
 		r.ID = s.NewID()
@@ -18,6 +20,7 @@ func (s *Store) SaveRejected(ctx context.Context, r *Rejected) error {
 		r.ReceivedAt = s.now()
 	}
 	r.ReceivedAt = dbTime(r.ReceivedAt)
+	r.makeStorable()
 	op := getOp(ctx, opRejected, true)
 	op.rej = *r
 	op.id = r.ID // the writer renews op.id after a collision with another replica
