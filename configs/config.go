@@ -12,6 +12,7 @@ package configs
 
 import (
 	"net"
+	"net/http"
 	"slices"
 	"time"
 )
@@ -43,6 +44,10 @@ const (
 	defaultRefusedTotal    = 1 << 30
 	defaultRefusedRate     = 10
 	defaultRefusedBurst    = 50
+	defaultMaxHeaderBytes  = 16 << 10
+	defaultReadHeader      = 10 * time.Second
+	defaultReadTimeout     = 30 * time.Second
+	defaultIdleTimeout     = 2 * time.Minute
 )
 
 // defaultSchedule is the notify retry schedule of seed 003.
@@ -83,6 +88,8 @@ type Config struct {
 	DB DB `yaml:"db"`
 	// WeChat holds the platform credentials that prove pushes genuine.
 	WeChat WeChat `yaml:"wechat"`
+	// HTTP bounds the HTTP server's connections.
+	HTTP HTTP `yaml:"http"`
 	// Refused bounds what is kept of refused pushes (400, 413).
 	Refused Refused `yaml:"refused"`
 
@@ -113,6 +120,40 @@ type DB struct {
 	// pending and dead deliveries, are kept. PUSHGATE_RETENTION; default
 	// 720h (30 days).
 	Retention time.Duration `yaml:"retention"`
+}
+
+// HTTP bounds what the HTTP server holds per connection.
+type HTTP struct {
+	// MaxHeaderBytes bounds a request's header (WeChat's need well under
+	// 16 KiB; Go's default of 1 MiB let half-sent headers hold memory).
+	// PUSHGATE_HTTP_MAX_HEADER_BYTES; default 16384.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// ReadHeaderTimeout bounds reading a request's header.
+	// PUSHGATE_HTTP_READ_HEADER_TIMEOUT; default 10s.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request, body included.
+	// PUSHGATE_HTTP_READ_TIMEOUT; default 30s.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds a request from the end of its header to the end
+	// of its answer; 0, the default, means none, as long polls
+	// (results.max_wait) hold their answer for minutes.
+	// PUSHGATE_HTTP_WRITE_TIMEOUT; default 0.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout bounds a kept-alive connection waiting for its next
+	// request. PUSHGATE_HTTP_IDLE_TIMEOUT; default 2m.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+}
+
+// HTTPServer returns an http.Server serving h with the limits of c.HTTP.
+func (c *Config) HTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		MaxHeaderBytes:    c.HTTP.MaxHeaderBytes,
+		ReadHeaderTimeout: c.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       c.HTTP.ReadTimeout,
+		WriteTimeout:      c.HTTP.WriteTimeout,
+		IdleTimeout:       c.HTTP.IdleTimeout,
+	}
 }
 
 // Refused bounds the storage of refused pushes, which anyone holding one
@@ -247,6 +288,10 @@ func (c *Config) SetDefaults() {
 	setZero(&c.DB.Driver, defaultDBDriver)
 	setZero(&c.DB.DSN, defaultDBDSN)
 	setZero(&c.DB.Retention, defaultRetention)
+	setZero(&c.HTTP.MaxHeaderBytes, defaultMaxHeaderBytes)
+	setZero(&c.HTTP.ReadHeaderTimeout, defaultReadHeader)
+	setZero(&c.HTTP.ReadTimeout, defaultReadTimeout)
+	setZero(&c.HTTP.IdleTimeout, defaultIdleTimeout)
 	setZero(&c.Refused.BodyCap, defaultRefusedBodyCap)
 	setZero(&c.Refused.Retention, defaultRefusedKeep)
 	setZero(&c.Refused.TotalCap, defaultRefusedTotal)

@@ -60,6 +60,15 @@ func (c *Config) Validate() error {
 	if !slices.Contains(logLevels, c.LogLevel) {
 		p.add("PUSHGATE_LOG_LEVEL", "must be one of %s, got %q", strings.Join(logLevels, ", "), c.LogLevel)
 	}
+	if c.HTTP.MaxHeaderBytes < 4<<10 || c.HTTP.MaxHeaderBytes > 1<<20 {
+		p.add("PUSHGATE_HTTP_MAX_HEADER_BYTES", "must be between 4096 and 1048576, got %d", c.HTTP.MaxHeaderBytes)
+	}
+	p.positive("PUSHGATE_HTTP_READ_HEADER_TIMEOUT", c.HTTP.ReadHeaderTimeout)
+	p.positive("PUSHGATE_HTTP_READ_TIMEOUT", c.HTTP.ReadTimeout)
+	p.positive("PUSHGATE_HTTP_IDLE_TIMEOUT", c.HTTP.IdleTimeout)
+	if c.HTTP.WriteTimeout < 0 {
+		p.add("PUSHGATE_HTTP_WRITE_TIMEOUT", "must not be negative (0: none), got %s", c.HTTP.WriteTimeout)
+	}
 	if c.Refused.BodyCap <= 0 || c.Refused.BodyCap > MaxBodyLimit {
 		p.add("PUSHGATE_REFUSED_BODY_CAP", "must be between 1 and %d bytes, got %d", MaxBodyLimit, c.Refused.BodyCap)
 	}
