@@ -102,8 +102,10 @@ func New(cfg *configs.Config, mux *events.Mux, opts ...Option) (*Service, error)
 // the bridge's listener and pruning, the dispatch of the events an earlier
 // run left unhandled (a crash between a push's commit and its handler's
 // end), the sweep that dispatches events left received later on (every
-// 30 seconds) and the hourly pruning of handled events and succeeded
-// deliveries older than the retention. It runs until ctx ends or Close.
+// 30 seconds), the hourly pruning of handled events and succeeded
+// deliveries older than the retention, and the hourly pruning of refused
+// pushes past their retention or total cap (configs.Refused). It runs
+// until ctx ends or Close.
 //
 // Run calls Start itself. A program that serves Handler from its own server
 // calls Start first: until then Handler answers 503, so a receiver without
@@ -133,6 +135,7 @@ func (s *Service) Start(ctx context.Context) error {
 	})
 	s.bg.Go(func() { s.server.SweepReceived(ctx, 30*time.Second) })
 	s.bg.Go(func() { pruneLoop(ctx, s.store, s.cfg.DB.Retention, s.log) })
+	s.bg.Go(func() { s.server.KeepRefusals(ctx, time.Hour) })
 	s.started.Store(true)
 	return nil
 }
@@ -201,12 +204,7 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 			return err
 		}
 	}
-	httpSrv := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
+	httpSrv := s.cfg.HTTPServer(s.Handler())
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 	s.log.Info("pushgate serving", "addr", ln.Addr().String(), "db", s.cfg.DB.Driver, "dsn", redactDSN(s.cfg.DB.DSN))

@@ -12,6 +12,7 @@ package configs
 
 import (
 	"net"
+	"net/http"
 	"slices"
 	"time"
 )
@@ -22,6 +23,7 @@ const (
 	defaultBodyLimit       = 1 << 20
 	defaultReplyBudget     = 4 * time.Second
 	defaultShutdownTimeout = 10 * time.Second
+	defaultStoreWait       = 3 * time.Second
 	defaultLogLevel        = "info"
 	defaultDBDriver        = "sqlite"
 	defaultDBDSN           = "pushgate.db"
@@ -38,6 +40,15 @@ const (
 	defaultScanPeriod      = 120 * time.Second
 	defaultFetchSize       = 100
 	defaultMaxSkew         = 5 * time.Minute
+	defaultRefusedBodyCap  = 64 << 10
+	defaultRefusedKeep     = 7 * 24 * time.Hour
+	defaultRefusedTotal    = 1 << 30
+	defaultRefusedRate     = 10
+	defaultRefusedBurst    = 50
+	defaultMaxHeaderBytes  = 16 << 10
+	defaultReadHeader      = 10 * time.Second
+	defaultReadTimeout     = 30 * time.Second
+	defaultIdleTimeout     = 2 * time.Minute
 )
 
 // defaultSchedule is the notify retry schedule of seed 003.
@@ -63,6 +74,12 @@ type Config struct {
 	// "success" anyway (at most MaxReplyBudget). PUSHGATE_REPLY_BUDGET;
 	// default 4s.
 	ReplyBudget time.Duration `yaml:"reply_budget"`
+	// StoreWait is how long a push waits for its row to be committed before
+	// pushgate answers 503, so that WeChat (which gives up after 5s) sends
+	// its retry. A commit that lands later is dispatched once all the same;
+	// the retry is then a duplicate. At most MaxReplyBudget.
+	// PUSHGATE_STORE_WAIT; default 3s.
+	StoreWait time.Duration `yaml:"store_wait"`
 	// ShutdownTimeout bounds a graceful shutdown. PUSHGATE_SHUTDOWN_TIMEOUT; default 10s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// LogLevel is debug, info, warn or error. PUSHGATE_LOG_LEVEL; default info.
@@ -78,6 +95,10 @@ type Config struct {
 	// /wechat/{name}. File only. Use [Config.WeChatAccounts] for the list
 	// with the default account first and modes resolved.
 	Accounts []Account `yaml:"accounts"`
+	// HTTP bounds the HTTP server's connections.
+	HTTP HTTP `yaml:"http"`
+	// Refused bounds what is kept of refused pushes (400, 413).
+	Refused Refused `yaml:"refused"`
 
 	// AdminToken is the bearer token of the admin routes; empty means they
 	// refuse every request. At least 8 characters. PUSHGATE_ADMIN_TOKEN.
@@ -106,6 +127,63 @@ type DB struct {
 	// pending and dead deliveries, are kept. PUSHGATE_RETENTION; default
 	// 720h (30 days).
 	Retention time.Duration `yaml:"retention"`
+}
+
+// HTTP bounds what the HTTP server holds per connection.
+type HTTP struct {
+	// MaxHeaderBytes bounds a request's header (WeChat's need well under
+	// 16 KiB; Go's default of 1 MiB let half-sent headers hold memory).
+	// PUSHGATE_HTTP_MAX_HEADER_BYTES; default 16384.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// ReadHeaderTimeout bounds reading a request's header.
+	// PUSHGATE_HTTP_READ_HEADER_TIMEOUT; default 10s.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request, body included.
+	// PUSHGATE_HTTP_READ_TIMEOUT; default 30s.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds a request from the end of its header to the end
+	// of its answer; 0, the default, means none, as long polls
+	// (results.max_wait) hold their answer for minutes.
+	// PUSHGATE_HTTP_WRITE_TIMEOUT; default 0.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout bounds a kept-alive connection waiting for its next
+	// request. PUSHGATE_HTTP_IDLE_TIMEOUT; default 2m.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+}
+
+// HTTPServer returns an http.Server serving h with the limits of c.HTTP.
+func (c *Config) HTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		MaxHeaderBytes:    c.HTTP.MaxHeaderBytes,
+		ReadHeaderTimeout: c.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       c.HTTP.ReadTimeout,
+		WriteTimeout:      c.HTTP.WriteTimeout,
+		IdleTimeout:       c.HTTP.IdleTimeout,
+	}
+}
+
+// Refused bounds the storage of refused pushes, which anyone holding one
+// signed URL can send.
+type Refused struct {
+	// BodyCap is how many bytes of a refused body are kept (with the whole
+	// body's length and SHA-256); a 413 keeps only this head.
+	// PUSHGATE_REFUSED_BODY_CAP; default 65536 (64 KiB).
+	BodyCap int64 `yaml:"body_cap"`
+	// Retention is how long refused pushes are kept. PUSHGATE_REFUSED_RETENTION;
+	// default 168h (7 days).
+	Retention time.Duration `yaml:"retention"`
+	// TotalCap bounds the bytes of all refused bodies kept; past it the
+	// oldest are dropped first (counted in pushgate_refused_total).
+	// PUSHGATE_REFUSED_TOTAL_CAP; default 1073741824 (1 GiB).
+	TotalCap int64 `yaml:"total_cap"`
+	// Rate is how many refusals per second one remote address may have
+	// kept; over it (after Burst) they are counted, not stored.
+	// PUSHGATE_REFUSED_RATE; default 10.
+	Rate int `yaml:"rate"`
+	// Burst is how many refusals one remote address may have kept at once
+	// above Rate. PUSHGATE_REFUSED_BURST; default 50.
+	Burst int `yaml:"burst"`
 }
 
 // WeChat holds the credentials of the default account and the freshness
@@ -348,11 +426,21 @@ func (c *Config) SetDefaults() {
 	setZero(&c.Addr, defaultAddr)
 	setZero(&c.BodyLimit, defaultBodyLimit)
 	setZero(&c.ReplyBudget, defaultReplyBudget)
+	setZero(&c.StoreWait, defaultStoreWait)
 	setZero(&c.ShutdownTimeout, defaultShutdownTimeout)
 	setZero(&c.LogLevel, defaultLogLevel)
 	setZero(&c.DB.Driver, defaultDBDriver)
 	setZero(&c.DB.DSN, defaultDBDSN)
 	setZero(&c.DB.Retention, defaultRetention)
+	setZero(&c.HTTP.MaxHeaderBytes, defaultMaxHeaderBytes)
+	setZero(&c.HTTP.ReadHeaderTimeout, defaultReadHeader)
+	setZero(&c.HTTP.ReadTimeout, defaultReadTimeout)
+	setZero(&c.HTTP.IdleTimeout, defaultIdleTimeout)
+	setZero(&c.Refused.BodyCap, defaultRefusedBodyCap)
+	setZero(&c.Refused.Retention, defaultRefusedKeep)
+	setZero(&c.Refused.TotalCap, defaultRefusedTotal)
+	setZero(&c.Refused.Rate, defaultRefusedRate)
+	setZero(&c.Refused.Burst, defaultRefusedBurst)
 	setZero(&c.Results.Validity, defaultResultValidity)
 	setZero(&c.Results.MaxWait, defaultResultMaxWait)
 	setZero(&c.Sync.DefaultTimeout, defaultSyncTimeout)

@@ -17,9 +17,12 @@ func want() *configs.Config {
 		PublicURL:       "http://127.0.0.1:8080",
 		BodyLimit:       1 << 20,
 		ReplyBudget:     4 * time.Second,
+		StoreWait:       3 * time.Second,
 		ShutdownTimeout: 10 * time.Second,
 		LogLevel:        "info",
 		DB:              configs.DB{Driver: "sqlite", DSN: "pushgate.db", Retention: 30 * 24 * time.Hour},
+		HTTP:            configs.HTTP{MaxHeaderBytes: 16 << 10, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute},
+		Refused:         configs.Refused{BodyCap: 64 << 10, Retention: 7 * 24 * time.Hour, TotalCap: 1 << 30, Rate: 10, Burst: 50},
 		Results:         configs.Results{Validity: 24 * time.Hour, MaxWait: 300 * time.Second},
 		Sync:            configs.Sync{DefaultTimeout: 60 * time.Second, MaxTimeout: 300 * time.Second},
 	}

@@ -72,6 +72,25 @@ func (c *Config) Validate() error {
 	if !slices.Contains(logLevels, c.LogLevel) {
 		p.add("PUSHGATE_LOG_LEVEL", "must be one of %s, got %q", strings.Join(logLevels, ", "), c.LogLevel)
 	}
+	if c.HTTP.MaxHeaderBytes < 4<<10 || c.HTTP.MaxHeaderBytes > 1<<20 {
+		p.add("PUSHGATE_HTTP_MAX_HEADER_BYTES", "must be between 4096 and 1048576, got %d", c.HTTP.MaxHeaderBytes)
+	}
+	p.positive("PUSHGATE_HTTP_READ_HEADER_TIMEOUT", c.HTTP.ReadHeaderTimeout)
+	p.positive("PUSHGATE_HTTP_READ_TIMEOUT", c.HTTP.ReadTimeout)
+	p.positive("PUSHGATE_HTTP_IDLE_TIMEOUT", c.HTTP.IdleTimeout)
+	if c.HTTP.WriteTimeout < 0 {
+		p.add("PUSHGATE_HTTP_WRITE_TIMEOUT", "must not be negative (0: none), got %s", c.HTTP.WriteTimeout)
+	}
+	if c.Refused.BodyCap <= 0 || c.Refused.BodyCap > MaxBodyLimit {
+		p.add("PUSHGATE_REFUSED_BODY_CAP", "must be between 1 and %d bytes, got %d", MaxBodyLimit, c.Refused.BodyCap)
+	}
+	p.positive("PUSHGATE_REFUSED_RETENTION", c.Refused.Retention)
+	if c.Refused.TotalCap < c.Refused.BodyCap {
+		p.add("PUSHGATE_REFUSED_TOTAL_CAP", "must be at least the refused body cap (%d bytes), got %d", c.Refused.BodyCap, c.Refused.TotalCap)
+	}
+	if c.Refused.Rate <= 0 || c.Refused.Burst <= 0 {
+		p.add("PUSHGATE_REFUSED_RATE", "rate and burst (PUSHGATE_REFUSED_BURST) must be positive, got %d and %d", c.Refused.Rate, c.Refused.Burst)
+	}
 	p.token("PUSHGATE_ADMIN_TOKEN", c.AdminToken)
 	p.token("PUSHGATE_API_TOKEN", c.APIToken)
 
@@ -81,6 +100,10 @@ func (c *Config) Validate() error {
 		// only holds connections (and the grace before recovery takes a
 		// push as abandoned, handlers.SweepGrace, assumes seconds).
 		p.add("PUSHGATE_REPLY_BUDGET", "must be at most %s, got %s", MaxReplyBudget, c.ReplyBudget)
+	}
+	p.positive("PUSHGATE_STORE_WAIT", c.StoreWait)
+	if c.StoreWait > MaxReplyBudget {
+		p.add("PUSHGATE_STORE_WAIT", "must be at most %s, got %s", MaxReplyBudget, c.StoreWait)
 	}
 	p.positive("PUSHGATE_SHUTDOWN_TIMEOUT", c.ShutdownTimeout)
 	p.positive("PUSHGATE_RESULT_VALIDITY", c.Results.Validity)

@@ -39,7 +39,7 @@ func (c *Component) setField(name string, v value) (bool, error) {
 		c.AppId, err = v.str()
 		c.head.ToUserName = c.AppId
 	case "CreateTime":
-		c.CreateTime, err = v.int64()
+		c.CreateTime, err = createTime(v)
 		c.head.CreateTime = c.CreateTime
 	case "InfoType":
 		c.InfoType, err = v.str()

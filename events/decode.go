@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"mime"
 	"strconv"
 	"strings"
@@ -99,6 +100,9 @@ func Decode(body []byte, f Format) (Event, error) {
 	kind := KindOf(msgType, strings.TrimSpace(event))
 	if msgType == "" && infoType != "" {
 		kind = ComponentKind(infoType) // an Open Platform event
+	}
+	if bad := repeatedHeader(root); len(bad) > 0 {
+		return nil, &InvalidError{Kind: kind, Fields: bad}
 	}
 	e, _ := New(kind)
 	h := e.Head()
@@ -201,4 +205,40 @@ func (v value) header() (msgType, event, infoType string) {
 		return nil
 	})
 	return msgType, event, infoType
+}
+
+// repeatedHeader returns an error per header field (headerFields) the root
+// carries more than once: an XML element repeated, or a JSON key repeated
+// (encoding/json would silently keep the last).
+func repeatedHeader(root value) []FieldError {
+	counts := make(map[string]int, len(headerFields))
+	if root.el != nil {
+		for _, c := range root.el.ChildElements() {
+			counts[c.Tag]++
+		}
+	} else {
+		dec := json.NewDecoder(bytes.NewReader(root.raw))
+		if _, err := dec.Token(); err != nil { // '{': parseJSON checked it
+			return nil
+		}
+		for dec.More() {
+			t, err := dec.Token()
+			if err != nil {
+				return nil
+			}
+			name, _ := t.(string)
+			counts[name]++
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return nil
+			}
+		}
+	}
+	var bad []FieldError
+	for _, name := range headerFields {
+		if n := counts[name]; n > 1 {
+			bad = append(bad, FieldError{Field: name, Reason: fmt.Sprintf("appears %d times; a header field must appear once", n)})
+		}
+	}
+	return bad
 }

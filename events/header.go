@@ -1,6 +1,11 @@
 package events
 
-import "strings"
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
 
 // Header is what every push carries. Each event struct embeds it, so its
 // fields read as e.FromUserName on any event.
@@ -41,7 +46,7 @@ func (h *Header) setField(name string, v value) (bool, error) {
 	case "FromUserName":
 		h.FromUserName, err = v.str()
 	case "CreateTime":
-		h.CreateTime, err = v.int64()
+		h.CreateTime, err = createTime(v)
 	case "MsgType":
 		h.MsgType, err = v.str()
 	case "Event":
@@ -52,6 +57,37 @@ func (h *Header) setField(name string, v value) (bool, error) {
 		return false, nil
 	}
 	return true, err
+}
+
+// headerFields are the fields that say what a push is, when, between whom,
+// and (MsgId) which message it is, and (InfoType) which Open Platform event
+// it is: each may appear once, else the push is refused, since which copy
+// counts would be a guess (two <Event> elements could be CLICK and
+// unsubscribe).
+var headerFields = []string{"ToUserName", "FromUserName", "CreateTime", "MsgType", "Event", "MsgId", "InfoType"}
+
+// MaxCreateTime is the latest CreateTime accepted: WeChat's are Unix
+// seconds in 32 bits.
+const MaxCreateTime = 1<<32 - 1
+
+// createTime reads CreateTime: Unix seconds written as digits only (no
+// sign), from 1 to MaxCreateTime; empty is zero, which validation refuses.
+func createTime(v value) (int64, error) {
+	s, err := v.number()
+	if err != nil {
+		return 0, err
+	}
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, fmt.Errorf("%w, got %q", errNotNumber, s)
+	}
+	if err != nil || s[0] == '+' || s[0] == '-' || n < 1 || n > MaxCreateTime {
+		return 0, fmt.Errorf("must be Unix seconds from 1 to %d, written without a sign, got %q", MaxCreateTime, s)
+	}
+	return n, nil
 }
 
 // keep records a field the type does not declare.

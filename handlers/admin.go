@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -10,38 +9,14 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/pushgate/pushgate/models"
+	"github.com/pushgate/pushgate/stream"
 )
 
-// eventView is an event as the admin API shows it. Ids are strings: they
-// are 64-bit and would lose digits as JSON numbers in JavaScript.
+// eventView is an event as the admin API shows it: stream.View, the form
+// the feeds hand out too, with the dispatch history on GET /v1/events/{id}.
 type eventView struct {
-	ID         string          `json:"id"`
-	Account    string          `json:"account"`
-	DedupeKey  string          `json:"dedupe_key"`
-	Kind       string          `json:"kind"`
-	MsgType    string          `json:"msg_type"`
-	Event      string          `json:"event"`
-	EventKey   string          `json:"event_key"`
-	FromUser   string          `json:"from_user"`
-	ToUser     string          `json:"to_user"`
-	CreateTime int64           `json:"create_time"`
-	MsgID      string          `json:"msg_id,omitempty"`
-	RequestID  string          `json:"request_id"`
-	Status     string          `json:"status"`
-	Attempts   int             `json:"attempts"`
-	Duplicates int             `json:"duplicates"`
-	ReceivedAt time.Time       `json:"received_at"`
-	LastSeen   time.Time       `json:"last_seen"`
-	HandledAt  *time.Time      `json:"handled_at"`
-	LastError  string          `json:"last_error"`
-	Reply      string          `json:"reply,omitempty"`
-	Format     string          `json:"format"`
-	Payload    json.RawMessage `json:"payload"`
-	Raw        string          `json:"raw"`
-	History    []attemptView   `json:"history,omitempty"`
-
-	// AuthorizerAppID: see models.Event.AuthorizerAppID.
-	AuthorizerAppID string `json:"authorizer_appid,omitempty"`
+	stream.View
+	History []attemptView `json:"history,omitempty"`
 }
 
 type attemptView struct {
@@ -52,18 +27,7 @@ type attemptView struct {
 }
 
 func viewEvent(e *models.Event) eventView {
-	payload := json.RawMessage(e.Payload)
-	if len(payload) == 0 {
-		payload = json.RawMessage("null")
-	}
-	return eventView{
-		ID: strconv.FormatInt(e.ID, 10), Account: e.Account, AuthorizerAppID: e.AuthorizerAppID, DedupeKey: e.DedupeKey, Kind: e.Kind, MsgType: e.MsgType,
-		Event: e.Event, EventKey: e.EventKey, FromUser: e.FromUser, ToUser: e.ToUser,
-		CreateTime: e.CreateTime, MsgID: e.MsgID, RequestID: e.RequestID, Status: e.Status,
-		Attempts: e.Attempts, Duplicates: e.Duplicates, ReceivedAt: e.ReceivedAt, LastSeen: e.LastSeen,
-		HandledAt: e.HandledAt, LastError: e.LastError, Reply: string(e.Reply), Format: e.Format,
-		Payload: payload, Raw: string(e.Raw),
-	}
+	return eventView{View: stream.ViewOf(e, true)}
 }
 
 // eventFilter is the filter of GET /v1/events and the body of POST
@@ -127,7 +91,10 @@ func (s *Server) adminRoutes(admin gin.IRouter) {
 	admin.GET("/v1/events/:id", s.getEvent)
 	admin.POST("/v1/events/:id/replay", s.replayOne)
 	admin.POST("/v1/replay", s.replayMatching)
+	admin.GET("/v1/events/:id/raw", s.getEventRaw)
 	admin.GET("/v1/rejected", s.listRejected)
+	admin.GET("/v1/rejected/:id", s.getRejected)
+	admin.GET("/v1/rejected/:id/raw", s.getRejectedRaw)
 }
 
 func (s *Server) listEvents(c *gin.Context) {
@@ -200,22 +167,83 @@ func (s *Server) listRejected(c *gin.Context) {
 		s.storeError(c, err)
 		return
 	}
-	type rejectedView struct {
-		ID          string    `json:"id"`
-		Account     string    `json:"account"`
-		ReceivedAt  time.Time `json:"received_at"`
-		Status      int       `json:"status"`
-		Reason      string    `json:"reason"`
-		Query       string    `json:"query"`
-		RemoteAddr  string    `json:"remote_addr"`
-		ContentType string    `json:"content_type"`
-		Raw         string    `json:"raw"`
-	}
 	out := make([]rejectedView, len(rows))
-	for i, r := range rows {
-		out[i] = rejectedView{strconv.FormatInt(r.ID, 10), r.Account, r.ReceivedAt, r.Status, r.Reason, r.Query, r.RemoteAddr, r.ContentType, string(r.Raw)}
+	for i := range rows {
+		out[i] = viewRejected(&rows[i])
 	}
 	c.JSON(http.StatusOK, gin.H{"rejected": out, "next_cursor": next})
+}
+
+// rejectedView is a refused push as the admin API shows it. A listing
+// carries at most models.ListBodyCap bytes of raw (RawTruncated);
+// GET /v1/rejected/{id} has the whole stored body, and
+// GET /v1/rejected/{id}/raw the stored body as bytes.
+type rejectedView struct {
+	ID           string    `json:"id"`
+	Account      string    `json:"account"`
+	ReceivedAt   time.Time `json:"received_at"`
+	Status       int       `json:"status"`
+	Reason       string    `json:"reason"`
+	Query        string    `json:"query"`
+	RemoteAddr   string    `json:"remote_addr"`
+	ContentType  string    `json:"content_type"`
+	Raw          string    `json:"raw"`
+	RawSize      int64     `json:"raw_size"`
+	RawTruncated bool      `json:"raw_truncated,omitempty"`
+	// BodySize and BodySHA256 describe the whole body as received, of which
+	// only the head may be kept (PUSHGATE_REFUSED_BODY_CAP); no SHA-256
+	// when the whole was not read (413).
+	BodySize   int64  `json:"body_size"`
+	BodySHA256 string `json:"body_sha256,omitempty"`
+}
+
+func viewRejected(r *models.Rejected) rejectedView {
+	v := rejectedView{ID: strconv.FormatInt(r.ID, 10), Account: r.Account, ReceivedAt: r.ReceivedAt, Status: r.Status, Reason: r.Reason,
+		Query: r.Query, RemoteAddr: r.RemoteAddr, ContentType: r.ContentType, Raw: string(r.Raw),
+		BodySize: r.BodySize, BodySHA256: r.BodySHA256}
+	v.RawSize, v.RawTruncated = stream.SizeOf(r.Raw, r.RawLen)
+	return v
+}
+
+func (s *Server) rejectedByParam(c *gin.Context) (*models.Rejected, bool) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		jsonError(c, http.StatusBadRequest, "rejected push id must be a number")
+		return nil, false
+	}
+	r, err := s.store.GetRejected(c.Request.Context(), id)
+	if err != nil {
+		s.storeError(c, err)
+		return nil, false
+	}
+	return r, true
+}
+
+// getRejected answers one refused push with its whole stored body.
+func (s *Server) getRejected(c *gin.Context) {
+	if r, ok := s.rejectedByParam(c); ok {
+		c.JSON(http.StatusOK, viewRejected(r))
+	}
+}
+
+// getRejectedRaw answers a refused push's stored body as bytes.
+func (s *Server) getRejectedRaw(c *gin.Context) {
+	if r, ok := s.rejectedByParam(c); ok {
+		c.Data(http.StatusOK, "application/octet-stream", r.Raw)
+	}
+}
+
+// getEventRaw answers an event's body as received.
+func (s *Server) getEventRaw(c *gin.Context) {
+	e, ok := s.eventByParam(c)
+	if !ok {
+		return
+	}
+	ct := "application/xml; charset=utf-8"
+	if e.Format == "json" {
+		ct = "application/json; charset=utf-8"
+	}
+	c.Data(http.StatusOK, ct, e.Raw)
 }
 
 // storeError maps store errors: not found 404, a bad cursor 400, else 500.

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -11,13 +12,38 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/pushgate/pushgate/models"
 )
 
+// healthz answers 200 when the database answers and the store's writer can
+// commit (models.Store.WriterHealth: its last commit, or a probe write when
+// idle), 503 otherwise. It recovers by itself once the cause is gone. The
+// route is unauthenticated, so its body says only what failed, never the
+// database's own error (which may name the DSN, host, user or database):
+// that goes to the log.
 func (s *Server) healthz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "database": err.Error(), "accounts": s.Accounts()})
+	var reason string
+	err := s.store.Ping(ctx)
+	switch {
+	case errors.Is(err, models.ErrClosed):
+		reason = "store closed"
+	case err != nil:
+		reason = "database unreachable"
+	default:
+		err = s.store.WriterHealth(ctx)
+		switch {
+		case errors.Is(err, models.ErrWriterStuck):
+			reason = "writes are not committing in time"
+		case err != nil:
+			reason = "writes are failing"
+		}
+	}
+	if err != nil {
+		s.log.Warn("health check failed", "reason", reason, "err", err)
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "database": s.store.Driver(), "reason": reason, "accounts": s.Accounts()})
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ok", "database": s.store.Driver(), "accounts": s.Accounts()})
@@ -29,7 +55,12 @@ type counter struct {
 	m  map[string]*atomic.Int64
 }
 
-func (c *counter) inc(label string) {
+func (c *counter) inc(label string) { c.add(label, 1) }
+
+func (c *counter) add(label string, n int64) {
+	if n == 0 {
+		return
+	}
 	c.mu.Lock()
 	v, ok := c.m[label]
 	if !ok {
@@ -37,7 +68,7 @@ func (c *counter) inc(label string) {
 		c.m[label] = v
 	}
 	c.mu.Unlock()
-	v.Add(1)
+	v.Add(n)
 }
 
 func (c *counter) write(b *strings.Builder, name, label string) {
@@ -82,6 +113,7 @@ func (h *histogram) write(b *strings.Builder, name, help string) {
 }
 
 type metrics struct {
+	refused     counter // refused pushes by what became of them
 	pushes      counter
 	previousKey counter // pushes verified or opened with a previous token or key, by account
 	dispatch    counter
@@ -94,6 +126,7 @@ func newMetrics() *metrics {
 	bounds := []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
 	hist := func() histogram { return histogram{bounds: bounds, counts: make([]atomic.Int64, len(bounds)+1)} }
 	return &metrics{
+		refused:     counter{m: map[string]*atomic.Int64{}},
 		pushes:      counter{m: map[string]*atomic.Int64{}},
 		previousKey: counter{m: map[string]*atomic.Int64{}},
 		dispatch:    counter{m: map[string]*atomic.Int64{}},
@@ -108,6 +141,8 @@ func (s *Server) metricsHandler(c *gin.Context) {
 	var b strings.Builder
 	b.WriteString("# HELP pushgate_pushes_total Pushes received on /wechat by outcome.\n# TYPE pushgate_pushes_total counter\n")
 	s.metrics.pushes.write(&b, "pushgate_pushes_total", "outcome")
+	b.WriteString("# HELP pushgate_refused_total Refused pushes by what became of them: kept, rate_limited (counted, not stored), save_failed, dropped_retention, dropped_total_cap (oldest dropped for the total cap).\n# TYPE pushgate_refused_total counter\n")
+	s.metrics.refused.write(&b, "pushgate_refused_total", "outcome")
 	b.WriteString("# HELP pushgate_dispatches_total Handler runs by outcome.\n# TYPE pushgate_dispatches_total counter\n")
 	s.metrics.dispatch.write(&b, "pushgate_dispatches_total", "outcome")
 	b.WriteString("# HELP pushgate_wechat_previous_key_total Pushes (and URL checks) verified or opened only with an account's previous token or EncodingAESKey.\n# TYPE pushgate_wechat_previous_key_total counter\n")

@@ -66,6 +66,7 @@ type Server struct {
 	engine    *gin.Engine
 	inflight  inflight
 	metrics   *metrics
+	refusals  *refusals
 
 	accounts    map[string]*account // by name
 	accountList []*account          // in configuration order
@@ -111,6 +112,7 @@ func New(d Deps) (*Server, error) {
 		engine:    gin.New(),
 		inflight:  newInflight(),
 		metrics:   newMetrics(),
+		refusals:  newRefusals(d.Config.Refused),
 	}
 	s.maxSkew = d.Config.MaxSkewOrDefault()
 	s.accounts = make(map[string]*account)

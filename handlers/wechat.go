@@ -120,9 +120,14 @@ func (s *Server) receive(c *gin.Context) {
 	}
 	stored := time.Now()
 	expected = false // SaveEvent ends the announcement
-	// The row may commit even if the client goes away meanwhile; wait for
-	// the outcome regardless, so that a committed push is dispatched.
-	saved, err := s.store.SaveEvent(context.WithoutCancel(c.Request.Context()), &models.NewEvent{
+	// The row may commit even if the client goes away meanwhile, so the wait
+	// does not depend on the client; it is bounded by StoreWait, after which
+	// the push is answered 503 and WeChat retries. A commit that lands after
+	// that is dispatched by lateSave; the retry is then a duplicate.
+	info := events.Info{Account: acct.name, AuthorizerAppID: authorizer, Attempt: 1, ReceivedAt: start}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), s.storeWait())
+	defer cancel()
+	saved, err := s.store.SaveEvent(ctx, &models.NewEvent{
 		DedupeKey:  key,
 		LegacyKey:  legacy,
 		Account:    acct.name,
@@ -141,13 +146,26 @@ func (s *Server) receive(c *gin.Context) {
 		Raw:        body,
 		ReceivedAt: start,
 		Expected:   true,
+		LateFunc:   func(saved models.Saved, err error) { s.lateSave(saved, err, e, info) },
 
 		AuthorizerAppID: authorizer, // on an Open Platform's message route
 	})
 	s.metrics.store.observe(time.Since(stored))
+	if errors.Is(err, models.ErrUnstorable) {
+		// It could never be stored: refuse it (and keep it, its body as
+		// bytes) rather than answer 503 to every retry.
+		s.reject(c, http.StatusBadRequest, "push cannot be stored: "+strings.TrimPrefix(err.Error(), "models: save event: "), body)
+		return
+	}
 	if errors.Is(err, models.ErrNonceUsed) {
 		s.metrics.pushes.inc("nonce_used")
 		plainError(c, http.StatusUnauthorized, "nonce already used")
+		return
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		s.metrics.pushes.inc("store_timeout")
+		s.log.Warn("push not committed within the store wait; answered 503", "kind", meta.Kind, "account", acct.name, "wait", s.storeWait())
+		plainError(c, http.StatusServiceUnavailable, "storage slow, retry later")
 		return
 	}
 	if err != nil {
@@ -169,8 +187,8 @@ func (s *Server) receive(c *gin.Context) {
 	for _, o := range s.observers {
 		o.Accepted(c.Request.Context(), saved.ID, e)
 	}
-	reply := s.dispatchWithinBudget(start.Add(s.cfg.ReplyBudget), e,
-		events.Info{ID: saved.ID, Account: acct.name, AuthorizerAppID: authorizer, Attempt: 1, ReceivedAt: start})
+	info.ID = saved.ID
+	reply := s.dispatchWithinBudget(start.Add(s.cfg.ReplyBudget), e, info)
 	if acct.successOnly(authorizer) {
 		reply = nil // the authorization event URL takes "success" only
 	}
@@ -254,10 +272,41 @@ func (s *Server) seal(cr *Crypter, q url.Values, reply []byte) []byte {
 	return cr.SealReply(reply, s.now().Unix(), q.Get("nonce"))
 }
 
-// dispatchWithinBudget runs the handler for a newly stored push and returns
-// its rendered reply; if the handler outlives the reply budget it answers
-// nil ("success") and lets the handler finish and record its outcome.
-func (s *Server) dispatchWithinBudget(deadline time.Time, e events.Event, info events.Info) []byte {
+// storeWait is Config.StoreWait, or its default for a Config whose defaults
+// were not set.
+func (s *Server) storeWait() time.Duration {
+	if w := s.cfg.StoreWait; w > 0 {
+		return w
+	}
+	return configs.Default().StoreWait
+}
+
+// lateSave dispatches a push whose commit landed after it was answered 503
+// (StoreWait): it is stored, so it is dispatched here, once, with info (its
+// account, authorizer and receipt time) and the id it was stored under;
+// WeChat's retry finds it as a duplicate and gets its answer. A duplicate
+// or a failed save needs nothing.
+func (s *Server) lateSave(saved models.Saved, err error, e events.Event, info events.Info) {
+	if err != nil {
+		if !errors.Is(err, context.DeadlineExceeded) {
+			s.log.Error("storing push (after its answer)", "account", info.Account, "err", err)
+		}
+		return
+	}
+	if saved.Duplicate {
+		return
+	}
+	s.metrics.pushes.inc("accepted_late")
+	for _, o := range s.observers {
+		o.Accepted(context.Background(), saved.ID, e)
+	}
+	info.ID = saved.ID
+	s.dispatchAsync(e, info)
+}
+
+// dispatchAsync runs the handler of a newly stored push on its own goroutine,
+// in flight (see inflight) until its attempt is recorded.
+func (s *Server) dispatchAsync(e events.Event, info events.Info) *flight {
 	id := info.ID
 	fl := s.inflight.start(id)
 	go func() {
@@ -265,6 +314,14 @@ func (s *Server) dispatchWithinBudget(deadline time.Time, e events.Event, info e
 		defer func() { s.inflight.finish(id, fl, reply) }()
 		reply = s.dispatch(context.Background(), e, info)
 	}()
+	return fl
+}
+
+// dispatchWithinBudget runs the handler for a newly stored push and returns
+// its rendered reply; if the handler outlives the reply budget it answers
+// nil ("success") and lets the handler finish and record its outcome.
+func (s *Server) dispatchWithinBudget(deadline time.Time, e events.Event, info events.Info) []byte {
+	fl := s.dispatchAsync(e, info)
 	start := time.Now()
 	defer func() { s.metrics.handler.observe(time.Since(start)) }()
 	t := time.NewTimer(time.Until(deadline))
@@ -368,23 +425,4 @@ func (s *Server) answer(c *gin.Context, reply []byte) {
 		return
 	}
 	c.Data(http.StatusOK, replyContentType(reply), reply)
-}
-
-// reject keeps a refused push with its raw body and reason, then answers
-// status with the reason as plain text.
-func (s *Server) reject(c *gin.Context, status int, reason string, body []byte) {
-	s.metrics.pushes.inc("rejected")
-	err := s.store.SaveRejected(c.Request.Context(), &models.Rejected{
-		Account:     accountName(c),
-		Reason:      reason,
-		Status:      status,
-		Query:       c.Request.URL.RawQuery,
-		RemoteAddr:  c.Request.RemoteAddr,
-		ContentType: c.ContentType(),
-		Raw:         body,
-	})
-	if err != nil {
-		s.log.Error("storing rejected push", "err", err)
-	}
-	plainError(c, status, reason)
 }

@@ -42,6 +42,11 @@ type NewEvent struct {
 	// Expected says the caller announced this save with ExpectSave; saving
 	// it (or failing to) ends the announcement.
 	Expected bool
+	// LateFunc, when set, is called (on its own goroutine) with the outcome
+	// of a save whose caller stopped waiting: SaveEvent returned ctx's error
+	// while the writer held the event, which may have been committed since.
+	// It lets the caller dispatch a push whose commit came after its answer.
+	LateFunc func(Saved, error)
 }
 
 // ExpectSave announces a SaveEvent call to come soon (the caller is reading
@@ -77,20 +82,29 @@ type Saved struct {
 	Reply     []byte // the original's stored passive reply (nil = "success")
 }
 
-// SaveEvent stores e durably exactly once per DedupeKey. It returns after the
-// row (or, for a duplicate, the bump of the original's duplicates and
+// SaveEvent stores e durably exactly once per DedupeKey. An event with a
+// text field no database can hold alike (a NUL character, invalid UTF-8)
+// is refused with an error wrapping ErrUnstorable: it could never be
+// stored. It returns after the row (or, for a duplicate, the bump of the original's duplicates and
 // last_seen) is committed: fsync'd on SQLite with synchronous=FULL.
 //
 // Concurrent callers share one transaction, committed by the Store's writer
 // goroutine. If ctx ends while waiting, SaveEvent returns ctx's error and the
-// event may still be committed; e's byte slices must not be modified until
-// SaveEvent returned.
+// event may still be committed (e.LateFunc then learns the outcome); e's byte
+// slices must not be modified until SaveEvent returned, nor, with a
+// LateFunc, until it was called.
 func (s *Store) SaveEvent(ctx context.Context, e *NewEvent) (Saved, error) {
 	if e.DedupeKey == "" {
 		if e.Expected {
 			s.CancelSave()
 		}
 		return Saved{}, fmt.Errorf("models: save event: empty dedupe key: %w", ErrInvalid)
+	}
+	if err := unstorableFields(e); err != nil {
+		if e.Expected {
+			s.CancelSave()
+		}
+		return Saved{}, fmt.Errorf("models: save event: %w", err)
 	}
 	op := getOp(ctx, opSaveEvent, true)
 	op.ev, op.expected = *e, e.Expected
@@ -103,9 +117,16 @@ func (s *Store) SaveEvent(ctx context.Context, e *NewEvent) (Saved, error) {
 	owned, err := s.w.do(ctx, op)
 	if owned {
 		s.flight.end(id) // not queued, or finished (the writer ended it then)
-	}
-	if !owned {
+	} else {
 		// The caller gave up; the writer still holds op and may write it.
+		if late := e.LateFunc; late != nil {
+			go func() {
+				err := <-op.done
+				saved := op.saved
+				putOp(op)
+				late(saved, err)
+			}()
+		}
 		return Saved{}, fmt.Errorf("models: save event %q: %w", e.DedupeKey, err)
 	}
 	saved := op.saved
@@ -214,11 +235,19 @@ type Attempt struct {
 // SaveEvent. With wait true it returns after the commit (ErrNotFound if the
 // event does not exist); with wait false the write is queued, committed with
 // the next batch (Close flushes it) and an error is only logged.
+//
+// An attempt is not lost to a failing database: while the database cannot
+// take writes (a lost connection, a full disk, a read-only file) the writer
+// holds the attempt and writes it, in order, once it can; meanwhile
+// AttemptPending reports its event, and ClaimReceived refuses it, so no
+// recovery dispatches the event again. When the writer holds all it may,
+// RecordAttempt waits for room (back-pressure) rather than dropping it.
 func (s *Store) RecordAttempt(ctx context.Context, a Attempt, wait bool) error {
 	if a.Started.IsZero() {
 		a.Started = s.now()
 	}
 	a.Started = dbTime(a.Started)
+	a.Err = storableText(a.Err)
 	op := getOp(ctx, opAttempt, wait)
 	op.att = a
 	op.id = s.NewID()
@@ -280,3 +309,8 @@ func (s *Store) bumpLegacy(b *batchTx, op *writeOp) (found bool, err error) {
 	op.saved = Saved{ID: id, Duplicate: true, Status: status, Reply: reply}
 	return true, nil
 }
+
+// AttemptPending reports whether an attempt on event id was recorded in this
+// process (RecordAttempt) and is still waiting to be written: its event is
+// still "received" in the database although its handler has run.
+func (s *Store) AttemptPending(id int64) bool { return s.w.isPending(id) }

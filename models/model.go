@@ -58,6 +58,14 @@ type Event struct {
 	// until then no other recovery dispatches the event. NULL (never claimed)
 	// unless recovery took the event; the insert leaves it out.
 	RecoveryUntil *time.Time `json:"recovery_until,omitempty"`
+
+	// RawLen, PayloadLen and ReplyLen are the stored lengths of Raw, Payload
+	// and Reply, set by listings (ListEvents), which carry at most
+	// ListBodyCap bytes of each (no Payload when longer: a cut JSON is no
+	// JSON); GetEvent carries them whole and leaves these zero.
+	RawLen     int64 `gorm:"->;-:migration;column:raw_len" json:"raw_len,omitempty"`
+	PayloadLen int64 `gorm:"->;-:migration;column:payload_len" json:"payload_len,omitempty"`
+	ReplyLen   int64 `gorm:"->;-:migration;column:reply_len" json:"reply_len,omitempty"`
 }
 
 // TableName pins the table name.
@@ -102,6 +110,18 @@ type Rejected struct {
 	RemoteAddr  string `gorm:"not null" json:"remote_addr"`
 	ContentType string `gorm:"not null" json:"content_type"`
 	Raw         []byte `json:"raw,omitempty"`
+	// BodySize is the length of the body as received, which Raw may hold
+	// only the head of (refused bodies are kept up to a cap); 0 in rows of
+	// versions before it was recorded.
+	BodySize int64 `gorm:"not null;default:0" json:"body_size"`
+	// BodySHA256 is the hex SHA-256 of the whole body as received; "" when
+	// the whole was not read (a body over the size limit) or not recorded.
+	BodySHA256 string `gorm:"not null;default:''" json:"body_sha256"`
+
+	// RawLen is the stored length of Raw, set by ListRejected, which carries
+	// at most ListBodyCap bytes of it; GetRejected carries it whole and
+	// leaves RawLen zero.
+	RawLen int64 `gorm:"->;-:migration;column:raw_len" json:"raw_len,omitempty"`
 }
 
 // TableName pins the table name.

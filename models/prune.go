@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -40,9 +41,66 @@ func (s *Store) PruneDeliveries(ctx context.Context, olderThan time.Time) (int64
 	return n, nil
 }
 
+// PruneRejected deletes the refused pushes received before olderThan and
+// returns how many it deleted. It works in chunks like PruneHandled.
+func (s *Store) PruneRejected(ctx context.Context, olderThan time.Time) (int64, error) {
+	n, err := s.pruneInChunks(ctx, &Rejected{}, "received_at < ?", []any{dbTime(olderThan)}, nil, "")
+	if err != nil {
+		return n, fmt.Errorf("models: prune rejected pushes: %w", err)
+	}
+	return n, nil
+}
+
+// TrimRejected deletes the oldest refused pushes until the bodies kept
+// (Raw) total at most maxBytes, and returns how many it deleted. The total
+// is summed by the database from the stored lengths.
+func (s *Store) TrimRejected(ctx context.Context, maxBytes int64) (int64, error) {
+	if err := s.checkOpen("trim rejected pushes"); err != nil {
+		return 0, err
+	}
+	size := "COALESCE(" + s.byteLen("raw") + ", 0)"
+	var total int64
+	if err := s.sqlDB.QueryRowContext(ctx, "SELECT COALESCE(SUM("+size+"), 0) FROM rejected_pushes").Scan(&total); err != nil {
+		return 0, fmt.Errorf("models: trim rejected pushes: %w", err)
+	}
+	var deleted int64
+	for after := int64(0); total > maxBytes; {
+		rows, err := s.sqlDB.QueryContext(ctx, s.rebind("SELECT id, "+size+" FROM rejected_pushes WHERE id > ? ORDER BY id LIMIT ?"), after, pruneChunk)
+		if err != nil {
+			return deleted, fmt.Errorf("models: trim rejected pushes: %w", err)
+		}
+		var ids []int64
+		for rows.Next() && total > maxBytes {
+			var id, n int64
+			if err := rows.Scan(&id, &n); err != nil {
+				rows.Close()
+				return deleted, fmt.Errorf("models: trim rejected pushes: %w", err)
+			}
+			ids, total, after = append(ids, id), total-n, id
+		}
+		err = errors.Join(rows.Err(), rows.Close())
+		if err == nil && len(ids) > 0 {
+			var n int64
+			err = s.groupExec(ctx, true, func(ctx context.Context, tx *sql.Tx) error {
+				res := s.gormTx(ctx, tx).Where("id IN ?", ids).Delete(&Rejected{})
+				n = res.RowsAffected
+				return res.Error
+			})
+			deleted += n
+		}
+		if err != nil {
+			return deleted, fmt.Errorf("models: trim rejected pushes: %w", err)
+		}
+		if len(ids) == 0 {
+			break
+		}
+	}
+	return deleted, nil
+}
+
 // pruneInChunks deletes the rows of parent's table matching where (with
 // args), pruneChunk at a time in id order, each chunk with the rows of
-// child's table whose childFK names them, in one group-committed
+// child's table (if any) whose childFK names them, in one group-committed
 // transaction. It returns how many parent rows it deleted.
 func (s *Store) pruneInChunks(ctx context.Context, parent any, where string, args []any, child any, childFK string) (int64, error) {
 	var total int64
@@ -64,8 +122,10 @@ func (s *Store) pruneInChunks(ctx context.Context, parent any, where string, arg
 			if found == 0 {
 				return nil
 			}
-			if err := g.Where(childFK+" IN ?", ids).Delete(child).Error; err != nil {
-				return err
+			if child != nil {
+				if err := g.Where(childFK+" IN ?", ids).Delete(child).Error; err != nil {
+					return err
+				}
 			}
 			res := g.Where("id IN ?", ids).Delete(parent)
 			deleted = res.RowsAffected

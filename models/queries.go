@@ -163,7 +163,10 @@ func (f EventFilter) where(q *gorm.DB) *gorm.DB {
 }
 
 // ListEvents returns the events matching f, newest first, and the cursor of the
-// next page ("" after the last). A malformed cursor wraps ErrInvalid.
+// next page ("" after the last). A malformed cursor wraps ErrInvalid. Bodies
+// are cut to ListBodyCap bytes by the database (RawLen, ReplyLen and
+// PayloadLen give their stored lengths; a Payload over the cap is left out):
+// GetEvent has them whole.
 func (s *Store) ListEvents(ctx context.Context, f EventFilter) ([]Event, string, error) {
 	if err := s.checkOpen("list events"); err != nil {
 		return nil, "", err
@@ -178,7 +181,7 @@ func (s *Store) ListEvents(ctx context.Context, f EventFilter) ([]Event, string,
 		q = q.Where("id < ?", after)
 	}
 	var rows []Event
-	if err := q.Order("id DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
+	if err := q.Select(s.eventListColumns()).Order("id DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
 		return nil, "", fmt.Errorf("models: list events: %w", err)
 	}
 	rows, next := nextCursor(rows, limit, func(e *Event) int64 { return e.ID })

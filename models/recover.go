@@ -40,6 +40,10 @@ func (s *Store) ClaimReceived(ctx context.Context, id int64, now time.Time, leas
 	if err := s.checkOpen("claim received event"); err != nil {
 		return false, err
 	}
+	if s.AttemptPending(id) {
+		// Its handler ran here; the attempt is on its way to the database.
+		return false, nil
+	}
 	now = dbTime(now)
 	until := dbTime(now.Add(lease))
 	q := s.rebind(claimReceivedSQL)

@@ -108,6 +108,10 @@ type Store struct {
 	w            *writer
 	borrowed     bool // the pool is the caller's (OpenDB): Close leaves it open
 	closeOnce    sync.Once
+
+	listColsOnce sync.Once // initListColumns
+	eventCols    string    // select list of ListEvents
+	rejectedCols string    // select list of ListRejected
 	closeErr     error
 }
 

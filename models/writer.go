@@ -37,6 +37,13 @@ type writer struct {
 	mu     sync.RWMutex // held for reading while sending to queue; Close takes it to close queue
 	closed bool
 
+	closeGrace  time.Duration         // how long Close lets held attempts retry
+	lastTrouble atomic.Pointer[error] // the trouble that failed the last batch; nil after a commit
+	lastBatchAt atomic.Int64          // when the last batch ended, Unix nanoseconds
+	troubles    atomic.Int64          // batches failed by trouble
+	pendingMu   sync.Mutex            // guards pending
+	pending     map[int64]int         // event id -> attempts recorded and not yet written
+
 	batches       atomic.Int64 // batches begun; tests watch it
 	writes        atomic.Int64 // ops taken into batches
 	bulkFallbacks atomic.Int64 // batches whose array statements failed
@@ -47,9 +54,11 @@ func newWriter(s *Store, st *statements, max int, linger, lazy time.Duration) *w
 	t.Stop()
 	return &writer{
 		s: s, db: s.wdb, st: st, max: max, linger: linger, lazy: lazy,
-		queue:   make(chan *writeOp, 4*max),
-		stopped: make(chan struct{}),
-		timer:   t,
+		queue:      make(chan *writeOp, 4*max),
+		stopped:    make(chan struct{}),
+		timer:      t,
+		closeGrace: 10 * time.Second,
+		pending:    make(map[int64]int),
 	}
 }
 
@@ -104,6 +113,9 @@ func (w *writer) enqueue(ctx context.Context, op *writeOp) error {
 	if w.closed {
 		return ErrClosed
 	}
+	if op.kind == opAttempt {
+		w.pend(op.att.EventID, 1)
+	}
 	select {
 	case w.queue <- op:
 		return nil
@@ -113,8 +125,29 @@ func (w *writer) enqueue(ctx context.Context, op *writeOp) error {
 	case w.queue <- op:
 		return nil
 	case <-ctx.Done():
+		if op.kind == opAttempt {
+			w.pend(op.att.EventID, -1)
+		}
 		return ctx.Err()
 	}
+}
+
+// pend counts attempts on event id recorded and not yet written (or given up).
+func (w *writer) pend(id int64, delta int) {
+	w.pendingMu.Lock()
+	defer w.pendingMu.Unlock()
+	if n := w.pending[id] + delta; n > 0 {
+		w.pending[id] = n
+	} else {
+		delete(w.pending, id)
+	}
+}
+
+// isPending reports whether an attempt on event id is waiting to be written.
+func (w *writer) isPending(id int64) bool {
+	w.pendingMu.Lock()
+	defer w.pendingMu.Unlock()
+	return w.pending[id] > 0
 }
 
 // close stops accepting writes, lets the writer commit what is queued and
@@ -130,15 +163,88 @@ func (w *writer) close() {
 }
 
 // loop is the writer goroutine.
+//
+// An attempt whose write failed because of the database (isTrouble: a lost
+// connection, a full disk, a read-only or locked file) is not dropped: it is
+// held and leads the next batch, in the order it was recorded, until it
+// lands. While attempts are held the writer waits a growing backoff
+// (retryBackoff up to retryBackoffMax) between batches unless new writes
+// come in; held attempts count towards the batch's max, so once max are
+// held it takes no new writes and the queue's bound holds callers back
+// instead of losing their writes. After Close it keeps trying for at most
+// closeGrace, then logs the attempts it could not write.
 func (w *writer) loop() {
 	defer close(w.stopped)
 	batch := make([]*writeOp, 0, w.max)
-	for op := range w.queue {
-		batch = w.gather(append(batch[:0], op))
-		w.process(batch)
+	var (
+		held     []*writeOp
+		backoff  time.Duration
+		closedAt time.Time // when the queue was found closed
+	)
+	for {
+		batch = append(batch[:0], held...)
+		clear(held)
+		held = held[:0]
+		switch {
+		case len(batch) == 0:
+			op, ok := <-w.queue
+			if !ok {
+				return
+			}
+			batch = append(batch, op)
+		case !closedAt.IsZero():
+			if time.Since(closedAt) > w.closeGrace {
+				for _, op := range batch {
+					w.s.log.Error("models: attempt not recorded: the database kept failing after Close",
+						"event", op.att.EventID, "err", op.err)
+					w.finish(op, op.err)
+				}
+				for op := range w.queue {
+					w.finish(op, ErrClosed)
+				}
+				return
+			}
+			time.Sleep(backoff)
+		case len(batch) < w.max:
+			w.timer.Reset(backoff)
+			select {
+			case op, ok := <-w.queue:
+				w.timer.Stop()
+				if ok {
+					batch = append(batch, op)
+				} else {
+					closedAt = time.Now()
+				}
+			case <-w.timer.C:
+			}
+		default:
+			// Full of held attempts: take nothing new (back-pressure).
+			time.Sleep(backoff)
+			if w.isClosed() {
+				closedAt = time.Now()
+			}
+		}
+		if closedAt.IsZero() {
+			batch = w.gather(batch)
+		}
+		held = w.process(batch, held)
 		clear(batch)
+		switch {
+		case len(held) == 0:
+			backoff = 0
+		case backoff == 0:
+			backoff = retryBackoff
+		default:
+			backoff = min(2*backoff, retryBackoffMax)
+		}
 	}
 }
+
+// Backoff between batches while attempts are held (see loop).
+const (
+	retryBackoff    = 20 * time.Millisecond
+	retryBackoffMax = time.Second
+)
 
 // gather adds to batch (holding at least one op) what is queued, then, while
 // the batch is worth holding (see writer), waits for more until the batch is
@@ -199,13 +305,15 @@ func (w *writer) drain(batch []*writeOp) []*writeOp {
 	return batch
 }
 
-// process commits one batch and hands every op its outcome.
-func (w *writer) process(batch []*writeOp) {
+// process commits one batch and hands every op its outcome, except the
+// attempts that failed because of the database (isTrouble): those it
+// appends to held, oldest first, for the next batch, and returns held.
+func (w *writer) process(batch, held []*writeOp) []*writeOp {
 	w.batches.Add(1)
 	w.writes.Add(int64(len(batch)))
 	live := make([]*writeOp, 0, len(batch))
 	for _, op := range batch {
-		if op.wait && op.ctx != nil && op.ctx.Err() != nil {
+		if op.wait && op.ctx != nil && op.ctx.Err() != nil && op.kind != opAttempt {
 			w.finish(op, op.ctx.Err())
 			continue
 		}
@@ -229,14 +337,17 @@ func (w *writer) process(batch []*writeOp) {
 	}
 	ops := live
 	bulk := w.s.driver == DriverPostgres
+	var trouble error // the batch failed as a whole because of the database
 	for transient := 0; len(ops) > 0; {
 		failed, err := w.runTx(ops, bulk)
 		if err == nil {
 			break
 		}
 		switch {
-		case failed == failedTx || isTransient(err) && transient >= 3:
-			// Begin or commit failed, or it keeps failing: nothing was written.
+		case failed == failedTx || isTrouble(err) || isTransient(err) && transient >= 3:
+			// Begin or commit failed, the database is in trouble, or it keeps
+			// failing: nothing was written, and the other ops would fail alike.
+			trouble = err
 			for _, op := range ops {
 				op.err = err
 			}
@@ -264,8 +375,37 @@ func (w *writer) process(batch []*writeOp) {
 			ops = slices.Delete(slices.Clone(ops), failed, failed+1)
 		}
 	}
+	if len(live) > 0 {
+		w.observe(trouble)
+	}
 	for _, op := range live {
+		if trouble != nil && op.kind == opAttempt && op.err == trouble {
+			held = append(held, op)
+			continue
+		}
 		w.finish(op, op.err)
+	}
+	if n := len(held); n > 0 {
+		w.s.log.Warn("models: attempts held until the database takes them", "held", n, "err", trouble)
+	}
+	return held
+}
+
+// observe notes a batch's outcome: nil, or the trouble that failed it. After
+// trouble on an SQLite file the writer's connection is closed, so that the
+// next batch opens the file afresh: a connection opened while the file was
+// read-only (or the disk full) would otherwise fail for ever.
+func (w *writer) observe(trouble error) {
+	defer w.lastBatchAt.Store(time.Now().UnixNano())
+	if trouble == nil {
+		w.lastTrouble.Store(nil)
+		return
+	}
+	w.lastTrouble.Store(&trouble)
+	w.troubles.Add(1)
+	if w.s.driver == DriverSQLite && w.db != w.s.sqlDB {
+		w.db.SetMaxIdleConns(0) // closes the idle connection
+		w.db.SetMaxIdleConns(1)
 	}
 }
 
@@ -331,6 +471,9 @@ func (w *writer) apply(ctx context.Context, b *batchTx, op *writeOp) error {
 func (w *writer) finish(op *writeOp, err error) {
 	if op.kind == opSaveEvent {
 		w.s.flight.end(op.id) // committed or refused: no longer holds the horizon
+	}
+	if op.kind == opAttempt {
+		w.pend(op.att.EventID, -1)
 	}
 	if err != nil {
 		var soft errSoft

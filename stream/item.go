@@ -34,12 +34,13 @@ func (it *Item) JSON(raw bool) []byte {
 	return it.json
 }
 
-// View is the JSON form of a stored event: the fields of the admin API's
-// event view (GET /v1/events/{id}), which a test keeps equal. Ids are
-// strings: they are 64-bit and would lose digits as JSON numbers in
-// JavaScript.
+// View is the JSON form of a stored event: the admin API's GET
+// /v1/events/{id} and listing show it (with the dispatch history), the
+// feeds hand it out; one type, so that they cannot differ. Ids are strings:
+// they are 64-bit and would lose digits as JSON numbers in JavaScript.
 type View struct {
 	ID         string          `json:"id"`
+	Account    string          `json:"account"`
 	DedupeKey  string          `json:"dedupe_key"`
 	Kind       string          `json:"kind"`
 	MsgType    string          `json:"msg_type"`
@@ -61,22 +62,50 @@ type View struct {
 	Format     string          `json:"format"`
 	Payload    json.RawMessage `json:"payload"`
 	Raw        string          `json:"raw"`
+	// RawSize, PayloadSize and ReplySize are the stored lengths in bytes; a
+	// listing carries at most models.ListBodyCap bytes of raw and reply
+	// (RawTruncated, ReplyTruncated) and leaves a longer payload out
+	// (PayloadTruncated). GET /v1/events/{id} has them whole, and
+	// GET /v1/events/{id}/raw the raw body as received.
+	RawSize          int64 `json:"raw_size"`
+	RawTruncated     bool  `json:"raw_truncated,omitempty"`
+	PayloadSize      int64 `json:"payload_size"`
+	PayloadTruncated bool  `json:"payload_truncated,omitempty"`
+	ReplySize        int64 `json:"reply_size,omitempty"`
+	ReplyTruncated   bool  `json:"reply_truncated,omitempty"`
+
+	// AuthorizerAppID: see models.Event.AuthorizerAppID.
+	AuthorizerAppID string `json:"authorizer_appid,omitempty"`
 }
 
-// ViewOf returns the view of e, with its raw body when raw is true.
+// SizeOf returns a body's stored length: listed (a listing's length of it,
+// when set) or its whole length, and whether the body at hand is cut.
+func SizeOf(body []byte, listed int64) (int64, bool) {
+	if listed > int64(len(body)) {
+		return listed, true
+	}
+	return int64(len(body)), false
+}
+
+// ViewOf returns the view of e, with its raw body when raw is true (the
+// sizes are given either way).
 func ViewOf(e *models.Event, raw bool) View {
 	payload := json.RawMessage(e.Payload)
 	if len(payload) == 0 {
 		payload = json.RawMessage("null")
 	}
 	v := View{
-		ID: strconv.FormatInt(e.ID, 10), DedupeKey: e.DedupeKey, Kind: e.Kind, MsgType: e.MsgType,
+		ID: strconv.FormatInt(e.ID, 10), Account: e.Account, AuthorizerAppID: e.AuthorizerAppID,
+		DedupeKey: e.DedupeKey, Kind: e.Kind, MsgType: e.MsgType,
 		Event: e.Event, EventKey: e.EventKey, FromUser: e.FromUser, ToUser: e.ToUser,
 		CreateTime: e.CreateTime, MsgID: e.MsgID, RequestID: e.RequestID, Status: e.Status,
 		Attempts: e.Attempts, Duplicates: e.Duplicates, ReceivedAt: e.ReceivedAt, LastSeen: e.LastSeen,
 		HandledAt: e.HandledAt, LastError: e.LastError, Reply: string(e.Reply), Format: e.Format,
 		Payload: payload,
 	}
+	v.RawSize, v.RawTruncated = SizeOf(e.Raw, e.RawLen)
+	v.PayloadSize, v.PayloadTruncated = SizeOf(e.Payload, e.PayloadLen)
+	v.ReplySize, v.ReplyTruncated = SizeOf(e.Reply, e.ReplyLen)
 	if raw {
 		v.Raw = string(e.Raw)
 	}
