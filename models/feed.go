@@ -2,9 +2,12 @@ package models
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
+	"reflect"
 	"strconv"
+	"strings"
+
+	"gorm.io/gorm"
 )
 
 // EventsChannel is the PostgreSQL NOTIFY channel on which a replica
@@ -94,36 +97,47 @@ func (f EventFilter) isZero() bool {
 	return f.wants() == [FilterColumns]string{} && f.Since.IsZero() && f.Until.IsZero()
 }
 
-// eventColumns are the columns of Event, in the order scanEvent reads them.
-const eventColumns = `id, dedupe_key, kind, msg_type, event, event_key, from_user, to_user, create_time,
-	msg_id, request_id, format, status, attempts, duplicates, received_at, last_seen, handled_at,
-	last_error, reply, payload, raw, notified, recovery_until`
+// initScanColumns lists every migrated column of events (those GORM reads
+// into an Event) with the Event field each is scanned into, both taken from
+// the model's schema, so that a column added to Event is read by
+// allEventsAfter too.
+func (s *Store) initScanColumns() {
+	stmt := &gorm.Statement{DB: s.db}
+	if err := stmt.Parse(&Event{}); err != nil {
+		panic(fmt.Sprintf("models: parse Event: %v", err)) // the model of this package: a bug
+	}
+	var cols []string
+	for _, f := range stmt.Schema.Fields {
+		if f.DBName == "" || f.IgnoreMigration {
+			continue
+		}
+		cols = append(cols, f.DBName)
+		s.scanFields = append(s.scanFields, f.StructField.Index)
+	}
+	s.scanCols = strings.Join(cols, ", ")
+}
 
 // allEventsAfter is EventsAfter without a filter: the feeds' hub reads every
-// new event this way after each commit, so it skips GORM's reflection.
+// new event this way after each commit, so it skips GORM's query building
+// and scanning. It reads every column of events (initScanColumns).
 func (s *Store) allEventsAfter(ctx context.Context, after, before int64, limit int) ([]Event, error) {
-	rows, err := s.sqlDB.QueryContext(ctx, s.rebind("SELECT "+eventColumns+
+	s.scanColsOnce.Do(s.initScanColumns)
+	rows, err := s.sqlDB.QueryContext(ctx, s.rebind("SELECT "+s.scanCols+
 		" FROM events WHERE id > ? AND id < ? ORDER BY id LIMIT ?"), after, before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("models: events after %d: %w", after, err)
 	}
 	defer rows.Close()
 	var out []Event
+	dest := make([]any, len(s.scanFields))
 	for rows.Next() {
 		out = append(out, Event{})
-		e := &out[len(out)-1]
-		var handled, recovery sql.NullTime
-		if err := rows.Scan(&e.ID, &e.DedupeKey, &e.Kind, &e.MsgType, &e.Event, &e.EventKey, &e.FromUser,
-			&e.ToUser, &e.CreateTime, &e.MsgID, &e.RequestID, &e.Format, &e.Status, &e.Attempts,
-			&e.Duplicates, &e.ReceivedAt, &e.LastSeen, &handled, &e.LastError, &e.Reply, &e.Payload,
-			&e.Raw, &e.Notified, &recovery); err != nil {
+		v := reflect.ValueOf(&out[len(out)-1]).Elem()
+		for i, idx := range s.scanFields {
+			dest[i] = v.FieldByIndex(idx).Addr().Interface()
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("models: events after %d: %w", after, err)
-		}
-		if handled.Valid {
-			e.HandledAt = &handled.Time
-		}
-		if recovery.Valid {
-			e.RecoveryUntil = &recovery.Time
 		}
 	}
 	if err := rows.Err(); err != nil {

@@ -112,6 +112,10 @@ type Store struct {
 	listColsOnce sync.Once // initListColumns
 	eventCols    string    // select list of ListEvents
 	rejectedCols string    // select list of ListRejected
+
+	scanColsOnce sync.Once // initScanColumns
+	scanCols     string    // every column of events, as allEventsAfter selects them
+	scanFields   [][]int   // the Event field of each of scanCols, by index path
 	closeErr     error
 }
 
