@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"runtime"
@@ -22,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pushgate/pushgate/handlers"
 	"github.com/pushgate/pushgate/internal/proctest"
 )
 
@@ -187,9 +185,6 @@ func TestFeedSSEClient(t *testing.T) {
 // 200 per second.
 func (fs *feedServer) ingestFor(tb testing.TB, d time.Duration, workers, users int, tag string) float64 {
 	tb.Helper()
-	stamp := strconv.FormatInt(time.Now().Unix(), 10)
-	q := url.Values{"timestamp": {stamp}, "nonce": {"n"}, "signature": {handlers.Signature(testToken, stamp, "n")}}
-	target := fs.URL + "/wechat?" + q.Encode()
 	tr := &http.Transport{MaxIdleConnsPerHost: workers}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
@@ -202,7 +197,7 @@ func (fs *feedServer) ingestFor(tb testing.TB, d time.Duration, workers, users i
 			for time.Now().Before(stop) {
 				i := next.Add(1)
 				body := fmt.Sprintf(`<xml><ToUserName>gh</ToUserName><FromUserName>u%d</FromUserName><CreateTime>%d</CreateTime><MsgType>event</MsgType><Event>CLICK</Event><EventKey>%s%d</EventKey></xml>`, i%int64(users), 1700000000+i, tag, i)
-				resp, err := client.Post(target, "text/xml", strings.NewReader(body))
+				resp, err := client.Post(fs.pushURL(), "text/xml", strings.NewReader(body))
 				if err != nil {
 					tb.Error(err)
 					return

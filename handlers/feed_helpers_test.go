@@ -90,14 +90,22 @@ func newFeedServer(t testing.TB, o feedOpts) *feedServer {
 	return &feedServer{Server: ts, store: store, hub: hub, client: ts.Client()}
 }
 
+// pushURL is /wechat signed with the current time and a fresh nonce: a
+// signed URL carries one push only (a second body under the same timestamp
+// and nonce is refused, 401), so every push takes its own.
+func (fs *feedServer) pushURL() string {
+	stamp := strconv.FormatInt(time.Now().Unix(), 10)
+	nonce := freshNonce()
+	q := url.Values{"timestamp": {stamp}, "nonce": {nonce}, "signature": {handlers.Signature(testToken, stamp, nonce)}}
+	return fs.URL + "/wechat?" + q.Encode()
+}
+
 // click posts a signed CLICK push from user from with key, and returns the
 // stored event's id (read back through the admin API).
 func (fs *feedServer) click(t testing.TB, event, from, key string) {
 	t.Helper()
-	stamp := strconv.FormatInt(time.Now().Unix(), 10)
-	q := url.Values{"timestamp": {stamp}, "nonce": {"n"}, "signature": {handlers.Signature(testToken, stamp, "n")}}
 	body := fmt.Sprintf(`<xml><ToUserName>gh_feed</ToUserName><FromUserName>%s</FromUserName><CreateTime>1408090502</CreateTime><MsgType>event</MsgType><Event>%s</Event><EventKey>%s</EventKey></xml>`, from, event, key)
-	resp, err := fs.client.Post(fs.URL+"/wechat?"+q.Encode(), "text/xml", strings.NewReader(body))
+	resp, err := fs.client.Post(fs.pushURL(), "text/xml", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

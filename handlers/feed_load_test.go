@@ -4,24 +4,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/pushgate/pushgate/handlers"
 )
 
 // feedLoad posts n unique signed CLICK pushes (EventKey "L<i>") from
 // workers goroutines and returns once all were answered 200.
 func (fs *feedServer) feedLoad(t testing.TB, n, workers int) {
 	t.Helper()
-	stamp := strconv.FormatInt(time.Now().Unix(), 10)
-	q := url.Values{"timestamp": {stamp}, "nonce": {"n"}, "signature": {handlers.Signature(testToken, stamp, "n")}}
-	target := fs.URL + "/wechat?" + q.Encode()
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	tr := &http.Transport{MaxIdleConnsPerHost: workers}
@@ -35,7 +28,7 @@ func (fs *feedServer) feedLoad(t testing.TB, n, workers int) {
 					return
 				}
 				body := fmt.Sprintf(`<xml><ToUserName>gh</ToUserName><FromUserName>u%d</FromUserName><CreateTime>%d</CreateTime><MsgType>event</MsgType><Event>CLICK</Event><EventKey>L%d</EventKey></xml>`, i%50, 1700000000+i, i)
-				resp, err := client.Post(target, "text/xml", strings.NewReader(body))
+				resp, err := client.Post(fs.pushURL(), "text/xml", strings.NewReader(body))
 				if err != nil {
 					t.Errorf("push %d: %v", i, err)
 					return
