@@ -32,7 +32,10 @@ type ReplayOutcome struct {
 
 // Redispatch decodes a stored event from its raw body and runs its
 // handlers again, recording the attempt (as a replay when replay is true).
-// It is the unit of replay and of start-up recovery.
+// It is the unit of replay and of start-up recovery. It returns once the
+// attempt is committed: the outcome it reads back is the attempt's, and a
+// recovery that follows finds the event claimable again (ClaimReceived
+// refuses an event whose attempt is still on its way to the database).
 func (s *Server) Redispatch(ctx context.Context, row *models.Event, replay bool) (ReplayOutcome, error) {
 	out := ReplayOutcome{ID: strconv.FormatInt(row.ID, 10), Kind: row.Kind}
 	e, err := events.Decode(row.Raw, events.ParseFormat(row.Format))
@@ -42,7 +45,7 @@ func (s *Server) Redispatch(ctx context.Context, row *models.Event, replay bool)
 	start := time.Now()
 	reply := s.dispatch(ctx, e, events.Info{
 		ID: row.ID, Account: row.Account, AuthorizerAppID: row.AuthorizerAppID, Attempt: row.Attempts + 1, Replay: replay, ReceivedAt: row.ReceivedAt,
-	})
+	}, true)
 	out.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 	out.Reply = string(reply)
 	fresh, err := s.store.GetEvent(ctx, row.ID)

@@ -312,7 +312,7 @@ func (s *Server) dispatchAsync(e events.Event, info events.Info) *flight {
 	go func() {
 		var reply []byte
 		defer func() { s.inflight.finish(id, fl, reply) }()
-		reply = s.dispatch(context.Background(), e, info)
+		reply = s.dispatch(context.Background(), e, info, false)
 	}()
 	return fl
 }
@@ -344,8 +344,9 @@ const HandlerTimeout = time.Minute
 // nobody handles counts as handled: there is nothing to do. A panic is
 // recorded as a failure, whatever middleware the Mux has. An error asking
 // for a retry (events.RetryAfter) leaves the event received for the sweep,
-// until the attempts reach events.MaxAttempts.
-func (s *Server) dispatch(ctx context.Context, e events.Event, info events.Info) []byte {
+// until the attempts reach events.MaxAttempts. With wait it returns once the
+// attempt is committed.
+func (s *Server) dispatch(ctx context.Context, e events.Event, info events.Info, wait bool) []byte {
 	id, replay := info.ID, info.Replay
 	start := s.now()
 	reply, err := s.runHandler(events.WithInfo(ctx, info), e)
@@ -369,8 +370,10 @@ func (s *Server) dispatch(ctx context.Context, e events.Event, info events.Info)
 			a.Reply = rendered
 		}
 	}
-	// A replay waits for its record; neither depends on the caller staying.
-	if err := s.store.RecordAttempt(context.WithoutCancel(ctx), a, replay); err != nil {
+	// With wait (replay, recovery) the record is committed before dispatch
+	// returns; a push's first dispatch queues it. Neither depends on the
+	// caller staying.
+	if err := s.store.RecordAttempt(context.WithoutCancel(ctx), a, wait); err != nil {
 		s.log.Error("recording attempt", "id", id, "err", err)
 	}
 	return rendered
