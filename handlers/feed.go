@@ -33,8 +33,9 @@ import (
 //   - GET /v1/stream: server-sent events; see sse.
 //   - GET /v1/ws: a WebSocket; see ws.
 //
-// The cursor "now" (?after=now) is the last event published: only new
-// events follow. Every item is the JSON of GET /v1/events/{id} without the dispatch
+// The cursor "now" (?after=now) is the last event published once those
+// acknowledged before the request are (stream.Hub.Now): only new events
+// follow. Every item is the JSON of GET /v1/events/{id} without the dispatch
 // history; the raw body is in "raw" only with raw=1. The filters are those
 // of GET /v1/events (event, msg_type, from_user, to_user, event_key,
 // request_id, status, since, until). The token is taken from the
@@ -127,7 +128,11 @@ func (f Feed) parseFeedQuery(c *gin.Context, lastID bool) (feedQuery, bool) {
 		cursor, name = h, "Last-Event-ID"
 	}
 	if cursor == "now" {
-		q.after = f.Hub.Cursor()
+		// Not before the events acknowledged so far are published: a push
+		// answered before this request is not new to it.
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+		q.after = f.Hub.Now(ctx)
+		cancel()
 	} else if cursor != "" {
 		n, err := strconv.ParseInt(cursor, 10, 64)
 		if err != nil || n < 0 {

@@ -69,7 +69,8 @@ type Hub struct {
 	soon     atomic.Bool   // a re-look is scheduled
 
 	mu      sync.Mutex
-	cursor  int64 // last id published; every event up to it is committed
+	cursor  int64         // last id published; every event up to it is committed
+	moved   chan struct{} // closed (and replaced) when cursor moves
 	subs    subIndex
 	waiters map[*waiter]struct{}
 	closed  bool
@@ -98,8 +99,8 @@ func New(store *models.Store, opt Options) *Hub {
 	return &Hub{
 		store: store, log: opt.Logger, buffer: opt.Buffer, settle: max(opt.Settle, 0), poll: opt.Poll,
 		wake: make(chan struct{}, 1), announce: make(chan struct{}, 1),
-		waiters: make(map[*waiter]struct{}),
-		done:    make(chan struct{}), ctx: ctx, cancel: cancel,
+		waiters: make(map[*waiter]struct{}), moved: make(chan struct{}),
+		done: make(chan struct{}), ctx: ctx, cancel: cancel,
 	}
 }
 
@@ -171,6 +172,32 @@ func (h *Hub) Cursor() int64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.cursor
+}
+
+// Now returns the cursor of "now": the last event published once every
+// event known committed when Now was called (each one this process
+// acknowledged, see Accepted) is published, so that a subscriber starting
+// from it receives none of those. The reader publishes them within
+// milliseconds; Now waits for it until ctx ends (or the hub closes), then
+// returns the cursor as it is.
+func (h *Hub) Now(ctx context.Context) int64 {
+	target := h.maxSeen.Load()
+	for {
+		h.mu.Lock()
+		cur, moved := h.cursor, h.moved
+		h.mu.Unlock()
+		if cur >= target {
+			return cur
+		}
+		signal(h.wake)
+		select {
+		case <-moved:
+		case <-ctx.Done():
+			return cur
+		case <-h.done:
+			return cur
+		}
+	}
 }
 
 // Subscribers counts the subscriptions that follow the live fan-out.
@@ -256,6 +283,8 @@ func (h *Hub) publish(rows []models.Event) {
 	var fire []*waiter
 	h.mu.Lock()
 	h.cursor = items[len(items)-1].ID
+	close(h.moved)
+	h.moved = make(chan struct{})
 	for _, it := range items {
 		h.subs.match(it.Event, func(s *Sub) {
 			if s.m.Match(it.Event) && !s.offer(it, h.buffer) {

@@ -214,3 +214,31 @@ func Example() {
 	// event.CLICK menu_1
 	// event.CLICK menu_2
 }
+
+// TestNowCoversAcknowledgedEvents: Now, called right after events were
+// acknowledged (Accepted), is at or after the last of them, however far the
+// reader is behind; a subscription from it receives only later events.
+func TestNowCoversAcknowledgedEvents(t *testing.T) {
+	h, s := newHub(t, stream.Options{})
+	for round := range 20 {
+		var last int64
+		for i := range 5 {
+			last = save(t, h, s, "CLICK", fmt.Sprintf("r%d-%d", round, i))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		now := h.Now(ctx)
+		cancel()
+		if now < last {
+			t.Fatalf("round %d: Now() = %d right after event %d was acknowledged, want >= %d", round, now, last, last)
+		}
+		sub := h.Subscribe(models.EventFilter{}, now)
+		after := save(t, h, s, "VIEW", fmt.Sprintf("r%d-new", round))
+		ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+		it, err := sub.Next(ctx, 0)
+		cancel()
+		sub.Close()
+		if err != nil || it.ID != after {
+			t.Fatalf("round %d: first event after Now() = %v, %v; want %d", round, it, err, after)
+		}
+	}
+}
