@@ -28,6 +28,7 @@ import (
 // events and serves until ctx ends, then lets in-flight pushes finish.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	getenv := os.Getenv
+	dev := slices.Contains(args, "--dev")
 	if i := slices.Index(args, "--dev"); i >= 0 {
 		args = slices.Delete(slices.Clone(args), i, i+1)
 		getenv = devEnv(stdout)
@@ -74,7 +75,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer store.Close()
 
-	app, err := wire(ctx, cfg, store, log)
+	app, err := wire(ctx, cfg, store, log, dev)
 	if err != nil {
 		return err
 	}
@@ -98,6 +99,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 	log.Info("pushgate serving", "addr", ln.Addr().String(), "db", cfg.DB.Driver, "dsn", redactDSN(cfg.DB.DSN))
+	fmt.Fprintf(stdout, "inspector: http://%s/ui/ (log in with the admin token)\n", ln.Addr())
 
 	go func() {
 		n, err := app.server.RecoverReceived(ctx, watermark)

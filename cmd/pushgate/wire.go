@@ -11,6 +11,7 @@ import (
 	"github.com/pushgate/pushgate/models"
 	"github.com/pushgate/pushgate/notify"
 	"github.com/pushgate/pushgate/stream"
+	"github.com/pushgate/pushgate/ui"
 )
 
 // app is the wired service.
@@ -28,7 +29,7 @@ func (a *app) close() {
 
 // wire builds the handler mux, the feature packages and the HTTP server,
 // and starts the background parts (bridge listener and pruning).
-func wire(ctx context.Context, cfg *configs.Config, store *models.Store, log *slog.Logger) (*app, error) {
+func wire(ctx context.Context, cfg *configs.Config, store *models.Store, log *slog.Logger, dev bool) (*app, error) {
 	mux := events.NewMux()
 	mux.Use(events.Recover(), events.Log(log))
 	logHandlers(mux, log)
@@ -67,6 +68,7 @@ func wire(ctx context.Context, cfg *configs.Config, store *models.Store, log *sl
 			handlers.Sync{Bridge: br, BodyLimit: cfg.BodyLimit, Logger: log},
 			handlers.Deliveries{Store: store, Notifier: notifier, Logger: log},
 			handlers.Feed{Hub: hub, Token: cfg.APIToken, MaxWait: cfg.Results.MaxWait, Logger: log},
+			ui.New(ui.Options{AdminToken: cfg.AdminToken, APIToken: cfg.APIToken, Dev: dev, WeChatToken: cfg.WeChat.Token, Logger: log}),
 		},
 		Gauges: []handlers.Gauge{{
 			Name: "pushgate_bridge_waiting", Help: "Long polls and sync requests waiting for a result.",
