@@ -68,6 +68,13 @@ function pageQuery(names) {
   return q;
 }
 
+// withLimit is q with the page size: the page's ?limit=, else PAGE_SIZE.
+function withLimit(q) {
+  const l = new URLSearchParams(q);
+  if (!l.has('limit')) l.set('limit', PAGE_SIZE);
+  return l;
+}
+
 // fillForm puts the page's query back in the filter form.
 function fillForm(form) {
   if (!form) return;
@@ -155,10 +162,10 @@ function eventRow(e) {
 
 async function pageEvents() {
   fillForm(document.getElementById('filters'));
-  const q = pageQuery(EVENT_FILTERS.concat(['cursor']));
+  const q = pageQuery(EVENT_FILTERS.concat(['cursor', 'limit']));
   const body = document.querySelector('#events tbody');
   const live = document.getElementById('live');
-  const lq = new URLSearchParams(q); lq.set('limit', PAGE_SIZE);
+  const lq = withLimit(q);
   let page;
   try { page = await api('GET', '/v1/events?' + lq); } catch (err) { status(err.message, true); return; }
   const rows = new Map();
@@ -200,7 +207,7 @@ async function pageEvents() {
 // each message by its kind, which EventSource cannot listen to all of),
 // resuming after the last id it saw.
 async function follow(q, after, add, live) {
-  const fq = new URLSearchParams(q); fq.delete('cursor');
+  const fq = new URLSearchParams(q); fq.delete('cursor'); fq.delete('limit');
   for (;;) {
     if (after()) fq.set('after', after());
     let resp;
@@ -236,7 +243,7 @@ async function readSSE(stream, add) {
 }
 
 async function poll(q, add, live) {
-  const pq = new URLSearchParams(q); pq.set('limit', PAGE_SIZE);
+  const pq = withLimit(q); pq.delete('cursor');
   for (;;) {
     await new Promise((r) => setTimeout(r, 3000));
     try { const p = await api('GET', '/v1/events?' + pq); for (const e of p.events.reverse()) add(e); live.textContent = 'polling'; } catch (err) { status(err.message, true); }
@@ -312,8 +319,10 @@ function retryButton(d, after) {
   return el('button', {
     type: 'button', class: 'retry', 'aria-label': 'Retry delivery ' + d.id, text: 'Retry now',
     onclick: async () => {
-      try { await api('POST', '/v1/deliveries/' + encodeURIComponent(d.id) + '/retry'); status('Delivery ' + d.id + ' queued again.'); } catch (err) { status('Retry: ' + err.message, true); }
+      try { await api('POST', '/v1/deliveries/' + encodeURIComponent(d.id) + '/retry'); status('Delivery ' + d.id + ' sent again.'); } catch (err) { status('Retry: ' + err.message, true); }
       after();
+      setTimeout(after, 1000); // the attempt is recorded once the retry went out
+      setTimeout(after, 3000);
     },
   });
 }
@@ -323,8 +332,8 @@ function retryButton(d, after) {
 const RAW_SHOWN = 2000;
 
 async function pageRejected() {
-  const q = pageQuery(['cursor']);
-  const lq = new URLSearchParams(q); lq.set('limit', PAGE_SIZE);
+  const q = pageQuery(['cursor', 'limit']);
+  const lq = withLimit(q);
   let page;
   try { page = await api('GET', '/v1/rejected?' + lq); } catch (err) { status(err.message, true); return; }
   const tb = document.querySelector('#rejected tbody');
@@ -356,19 +365,22 @@ async function downloadRaw(r) {
 
 async function pageDeliveries() {
   fillForm(document.getElementById('filters'));
-  const q = pageQuery(['status', 'event_id', 'cursor']);
-  const lq = new URLSearchParams(q); lq.set('limit', PAGE_SIZE);
-  let page;
-  try { page = await api('GET', '/v1/deliveries?' + lq); } catch (err) { status(err.message, true); return; }
+  const q = pageQuery(['status', 'event_id', 'cursor', 'limit']);
+  const lq = withLimit(q);
   const tb = document.querySelector('#deliveries tbody');
-  for (const d of page.deliveries) {
-    const ev = d.event_id ? el('a', { href: '/ui/events/' + encodeURIComponent(d.event_id), text: d.event_id }) : '';
-    tb.append(el('tr', { 'data-id': d.id }, cell(d.id), el('td', {}, ev), cell(d.url), cell(d.kind), statusCell(d.status), cell(d.attempts),
-      cell(fmtTime(d.next_attempt_at)), cell((d.last_status || '') + (d.last_error ? ' ' + d.last_error : '')), cell(fmtTime(d.created_at)),
-      el('td', {}, retryButton(d, () => location.reload()))));
-  }
-  pager('/ui/deliveries', q, page.next_cursor);
-  if (!page.deliveries.length) status('No deliveries.');
+  const load = async () => {
+    let page;
+    try { page = await api('GET', '/v1/deliveries?' + lq); } catch (err) { status(err.message, true); return; }
+    tb.replaceChildren(...page.deliveries.map((d) => {
+      const ev = d.event_id ? el('a', { href: '/ui/events/' + encodeURIComponent(d.event_id), text: d.event_id }) : '';
+      return el('tr', { 'data-id': d.id }, cell(d.id), el('td', {}, ev), cell(d.url), cell(d.kind), statusCell(d.status), cell(d.attempts),
+        cell(fmtTime(d.next_attempt_at)), cell((d.last_status || '') + (d.last_error ? ' ' + d.last_error : '')), cell(fmtTime(d.created_at)),
+        el('td', {}, retryButton(d, load)));
+    }));
+    pager('/ui/deliveries', q, page.next_cursor);
+    if (!page.deliveries.length) status('No deliveries.');
+  };
+  load();
 }
 
 // ---------- health ----------
