@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
 	"github.com/pushgate/pushgate/models"
@@ -34,9 +35,9 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// browser starts a headless Chromium with a fresh profile and returns a tab
+// startBrowser starts a headless Chromium with a fresh profile and returns a tab
 // and the console messages the tab's pages wrote, read at the end.
-func browser(t *testing.T) (context.Context, func() []chromedp.ConsoleMessage) {
+func startBrowser(t *testing.T) (context.Context, func() []chromedp.ConsoleMessage) {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium(t)),
@@ -83,7 +84,7 @@ func browser(t *testing.T) (context.Context, func() []chromedp.ConsoleMessage) {
 // steps an operator takes, in order.
 func TestBrowser(t *testing.T) {
 	e := newEnv(t, true)
-	ctx, console := browser(t)
+	ctx, console := startBrowser(t)
 	shots := t.TempDir()
 	do := func(t *testing.T, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -153,6 +154,10 @@ func TestBrowser(t *testing.T) {
 	e.push(t, "text/xml", click(1700000200, "user-who-fails", "FAILS"))
 	if got := e.push(t, "text/xml", "<xml><ToUserName>gh</ToUserName><script>window.__xss=4</script>"); got != 400 {
 		t.Fatalf("a malformed push = %d, want 400", got)
+	}
+	bigRefused := "<xml><Junk>" + strings.Repeat("0123456789", 600) + "</Junk>" // unclosed
+	if got := e.push(t, "text/xml", bigRefused); got != 400 {
+		t.Fatalf("a long malformed push = %d, want 400", got)
 	}
 
 	t.Run("login", func(t *testing.T) {
@@ -278,11 +283,33 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("summary = %q, want the fields as text", got)
 		}
 		do(t, chromedp.Navigate(e.URL+"/ui/rejected"))
-		until(t, "the refused push", `document.querySelectorAll('#rejected tbody tr').length === 1`)
-		if got := eval(t, `document.querySelector('#rejected pre').textContent`); !strings.Contains(got, "<script>window.__xss=4</script>") {
+		until(t, "the refused pushes", `document.querySelectorAll('#rejected tbody tr').length === 2`)
+		if got := eval(t, `document.querySelector('#rejected tbody tr:nth-child(2) pre').textContent`); !strings.Contains(got, "<script>window.__xss=4</script>") {
 			t.Errorf("refused body = %q, want it as text", got)
 		}
+		shown := eval(t, `document.querySelector('#rejected tbody tr:nth-child(1) pre').textContent`)
+		if !strings.HasPrefix(shown, bigRefused[:2000]) || !strings.HasSuffix(shown, fmt.Sprintf("(%d characters in all)", len(bigRefused))) {
+			t.Errorf("long refused body shown as %d characters ending %q, want the first 2,000 and the size", len(shown), shown[max(0, len(shown)-40):])
+		}
 		shoot(t, "rejected")
+		downloads := t.TempDir()
+		if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+			Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		refusedID := eval(t, `document.querySelector('#rejected tbody tr:nth-child(1)').dataset.id`)
+		do(t, chromedp.Click(chromedp.CSS(`#rejected tbody tr:nth-child(1) button`)))
+		file := filepath.Join(downloads, "rejected-"+refusedID+".body")
+		var got []byte
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if got, _ = os.ReadFile(file); string(got) == bigRefused {
+				break
+			}
+		}
+		if string(got) != bigRefused {
+			t.Errorf("downloaded body = %d bytes, want the whole %d", len(got), len(bigRefused))
+		}
 		for _, page := range []string{"/ui/", "/ui/events/" + id, "/ui/rejected"} {
 			do(t, chromedp.Navigate(e.URL+page))
 			until(t, "the page "+page, `document.readyState === 'complete' && document.querySelector('tbody tr, #raw:not(:empty)') !== null`)
@@ -305,6 +332,33 @@ func TestBrowser(t *testing.T) {
 		shoot(t, "send")
 	})
 
+	t.Run("10,000 events", func(t *testing.T) {
+		seed(t, e.store, 10000)
+		timed := func(what, expr string, act ...chromedp.Action[chromedp.Void]) time.Duration {
+			t.Helper()
+			start := time.Now()
+			do(t, act...)
+			until(t, what, expr)
+			d := time.Since(start)
+			if d > 3*time.Second {
+				t.Errorf("%s took %v, want under 3 s", what, d)
+			}
+			return d
+		}
+		const rows = `[...document.querySelectorAll('#events tbody tr')]`
+		const firstKey = `document.querySelector('#events tbody tr td:nth-child(6)').textContent`
+		load := timed("the first page of 10,000", rows+`.length === 50 && `+rows+`.every(r => r.textContent.includes('BULK-'))`, chromedp.Navigate(e.URL+"/ui/"))
+		var older []time.Duration
+		for page := 2; page <= 4; page++ {
+			before := eval(t, firstKey)
+			older = append(older, timed(fmt.Sprint("page ", page), rows+`.length === 50 && `+firstKey+` !== '`+before+`'`,
+				chromedp.Click(chromedp.ID("older"))))
+		}
+		filtered := timed("a filter over 10,000", `document.querySelectorAll('#events tbody tr').length === 1`,
+			chromedp.Navigate(e.URL+"/ui/?event_key=BULK-1234"))
+		t.Logf("10,000 events: first page %v, older pages %v, filter by EventKey %v", load, older, filtered)
+	})
+
 	t.Run("no console errors", func(t *testing.T) {
 		for _, m := range console() {
 			if m.Type == chromedp.ConsoleError || m.IsException() {
@@ -322,4 +376,43 @@ func mustID(t *testing.T, s string) int64 {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// seed stores n CLICK events straight into the store (EventKey BULK-0 ...
+// BULK-n-1), many at a time as pushes arrive.
+func seed(t *testing.T, store *models.Store, n int) {
+	t.Helper()
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, 1)
+	next := make(chan int)
+	for range 64 {
+		wg.Go(func() {
+			for i := range next {
+				key := fmt.Sprintf("BULK-%d", i)
+				_, err := store.SaveEvent(context.Background(), &models.NewEvent{
+					DedupeKey: "bulk|" + key, Kind: "event.CLICK", MsgType: "event", Event: "CLICK", EventKey: key,
+					FromUser: "bulk-user", ToUser: "gh_inspector", CreateTime: 1700001000 + int64(i), Format: "xml",
+					Payload: []byte(`{"EventKey":"` + key + `"}`), Raw: []byte("<xml><EventKey>" + key + "</EventKey></xml>"),
+				})
+				if err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+	t.Logf("seeded %d events in %v", n, time.Since(start))
 }

@@ -188,16 +188,19 @@ async function pageEvents() {
   };
   // The feed brings each event as it is stored (received); its outcome
   // comes from the admin API a moment later.
+  // While some are still received, look again, less often each time (a
+  // received event may be one a crash left for recovery).
   let refreshTimer = 0;
-  const refreshSoon = () => {
+  const refreshSoon = (round = 0) => {
+    if (round > 8) return;
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(async () => {
       try {
         const p = await api('GET', '/v1/events?' + lq);
         for (const e of p.events) { const old = rows.get(e.id); if (old) { const r = eventRow(e); old.replaceWith(r); rows.set(e.id, r); } }
-        if (p.events.some((e) => e.status === 'received')) refreshSoon();
+        if (p.events.some((e) => e.status === 'received')) refreshSoon(round + 1);
       } catch (err) { status(err.message, true); }
-    }, 700);
+    }, 500 * 2 ** Math.min(round, 5));
   };
   if (page.events.some((e) => e.status === 'received')) refreshSoon();
   follow(q, () => newest, add, live);
@@ -332,7 +335,8 @@ function retryButton(d, after) {
 const RAW_SHOWN = 2000;
 
 async function pageRejected() {
-  const q = pageQuery(['cursor', 'limit']);
+  fillForm(document.getElementById('filters'));
+  const q = pageQuery(['account', 'cursor', 'limit']);
   const lq = withLimit(q);
   let page;
   try { page = await api('GET', '/v1/rejected?' + lq); } catch (err) { status(err.message, true); return; }
@@ -341,7 +345,7 @@ async function pageRejected() {
     const raw = r.raw || '';
     const shown = raw.length > RAW_SHOWN ? raw.slice(0, RAW_SHOWN) + '\n… (' + raw.length + ' characters in all)' : raw;
     const dl = el('button', { type: 'button', text: 'Download', 'aria-label': 'Download the body of refused push ' + r.id, onclick: () => downloadRaw(r) });
-    tb.append(el('tr', { 'data-id': r.id }, cell(r.id), cell(fmtTime(r.received_at)), cell(r.status), cell(r.reason), cell(r.remote_addr), cell(r.content_type),
+    tb.append(el('tr', { 'data-id': r.id }, cell(r.id), cell(fmtTime(r.received_at)), cell(r.account || ''), cell(r.status), cell(r.reason), cell(r.remote_addr), cell(r.content_type),
       el('td', {}, el('pre', { tabindex: 0, text: shown }), dl)));
   }
   pager('/ui/rejected', q, page.next_cursor);
@@ -352,7 +356,8 @@ async function pageRejected() {
 // from the refused push's own route.
 async function downloadRaw(r) {
   let raw = r.raw || '';
-  if (r.raw_truncated || r.truncated) {
+  const size = r.raw_size ?? r.size ?? r.raw_len;
+  if (r.raw_truncated || r.truncated || (typeof size === 'number' && size > raw.length)) {
     try { const full = await api('GET', '/v1/rejected/' + encodeURIComponent(r.id)); raw = full.raw || raw; } catch (err) { status(err.message, true); }
   }
   const url = URL.createObjectURL(new Blob([raw], { type: 'application/octet-stream' }));
