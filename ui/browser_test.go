@@ -131,11 +131,6 @@ func TestBrowser(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if name == "events" && os.Getenv("UPDATE_SCREENSHOT") != "" {
-			if err := os.WriteFile(filepath.Join("..", "docs", "inspector.png"), png, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
 	}
 	eventID := func(t *testing.T, key string) string {
 		t.Helper()
@@ -329,7 +324,22 @@ func TestBrowser(t *testing.T) {
 		do(t, chromedp.Navigate(e.URL+"/ui/send"))
 		do(t, chromedp.Click(chromedp.CSS(`#send button[type=submit]`)))
 		until(t, "the sample's answer", `(() => { const r = document.querySelector('#sent tbody tr'); return !!r && r.children[1].textContent === '200' })()`)
+		do(t, chromedp.Click(chromedp.ID("send-all")))
+		n := eval(t, `String(document.getElementById('sample').options.length + 1)`)
+		until(t, "every sample's answer", `(() => { const r = [...document.querySelectorAll('#sent tbody tr')]; return r.length === `+n+` && r.every(x => x.children[1].textContent === '200') })()`)
 		shoot(t, "send")
+		// The README's picture: the list after every sample arrived.
+		do(t, chromedp.Navigate(e.URL+"/ui/"))
+		until(t, "the samples in the list", `document.querySelectorAll('#events tbody tr').length >= 30 && document.getElementById('live').textContent === 'live'`)
+		if os.Getenv("UPDATE_SCREENSHOT") != "" {
+			png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join("..", "docs", "inspector.png"), png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 	})
 
 	t.Run("10,000 events", func(t *testing.T) {

@@ -58,7 +58,7 @@ function fmtTime(t) {
 
 function cell(text, cls) { return el('td', { class: cls, text: text === undefined || text === null ? '' : text }); }
 
-function statusCell(s) { return el('td', { class: 'st-' + String(s || '').replace(/[^a-z]/g, ''), text: s || '' }); }
+function statusCell(s) { return el('td', { class: 'nw st-' + String(s || '').replace(/[^a-z]/g, ''), text: s || '' }); }
 
 // query returns the page's query without the empty values.
 function pageQuery(names) {
@@ -149,8 +149,8 @@ const EVENT_FILTERS = ['account', 'event', 'msg_type', 'from_user', 'to_user', '
 function eventRow(e) {
   const link = el('a', { href: '/ui/events/' + encodeURIComponent(e.id), text: e.id });
   return el('tr', { 'data-id': e.id },
-    el('td', {}, link),
-    cell(fmtTime(e.received_at)),
+    el('td', { class: 'nw' }, link),
+    cell(fmtTime(e.received_at), 'nw'),
     cell(e.kind),
     cell(e.account || ''),
     cell((e.from_user || '') + ' → ' + (e.to_user || '')),
@@ -345,7 +345,7 @@ async function pageRejected() {
     const raw = r.raw || '';
     const shown = raw.length > RAW_SHOWN ? raw.slice(0, RAW_SHOWN) + '\n… (' + raw.length + ' characters in all)' : raw;
     const dl = el('button', { type: 'button', text: 'Download', 'aria-label': 'Download the body of refused push ' + r.id, onclick: () => downloadRaw(r) });
-    tb.append(el('tr', { 'data-id': r.id }, cell(r.id), cell(fmtTime(r.received_at)), cell(r.account || ''), cell(r.status), cell(r.reason), cell(r.remote_addr), cell(r.content_type),
+    tb.append(el('tr', { 'data-id': r.id }, cell(r.id, 'nw'), cell(fmtTime(r.received_at), 'nw'), cell(r.account || ''), cell(r.status), cell(r.reason), cell(r.remote_addr), cell(r.content_type),
       el('td', {}, el('pre', { tabindex: 0, text: shown }), dl)));
   }
   pager('/ui/rejected', q, page.next_cursor);
@@ -378,7 +378,7 @@ async function pageDeliveries() {
     try { page = await api('GET', '/v1/deliveries?' + lq); } catch (err) { status(err.message, true); return; }
     tb.replaceChildren(...page.deliveries.map((d) => {
       const ev = d.event_id ? el('a', { href: '/ui/events/' + encodeURIComponent(d.event_id), text: d.event_id }) : '';
-      return el('tr', { 'data-id': d.id }, cell(d.id), el('td', {}, ev), cell(d.url), cell(d.kind), statusCell(d.status), cell(d.attempts),
+      return el('tr', { 'data-id': d.id }, cell(d.id, 'nw'), el('td', { class: 'nw' }, ev), cell(d.url), cell(d.kind), statusCell(d.status), cell(d.attempts),
         cell(fmtTime(d.next_attempt_at)), cell((d.last_status || '') + (d.last_error ? ' ' + d.last_error : '')), cell(fmtTime(d.created_at)),
         el('td', {}, retryButton(d, load)));
     }));
