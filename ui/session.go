@@ -102,11 +102,14 @@ func (in *Inspector) setCookie(c *gin.Context, value string, maxAge int) {
 }
 
 // sameOrigin refuses a request that a browser says came from another site:
-// by Sec-Fetch-Site, else by Origin. Requests without either (curl, old
-// browsers) pass; the SameSite=Strict cookie and the CSRF token still hold.
+// by Sec-Fetch-Site (which pages cannot set), else by Origin against Host.
+// Requests without either (curl, old browsers) pass; the SameSite=Strict
+// cookie and the CSRF token still hold.
 func sameOrigin(c *gin.Context) bool {
 	switch c.GetHeader("Sec-Fetch-Site") {
-	case "", "same-origin", "none":
+	case "same-origin", "none":
+		return true // trusted over Origin: a proxy may have rewritten Host
+	case "":
 	default:
 		return false
 	}

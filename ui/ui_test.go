@@ -130,7 +130,10 @@ func TestProxy(t *testing.T) {
 		{"replay with a wrong CSRF token", "POST", replay, map[string]string{"X-CSRF-Token": strings.Repeat("0", 64)}, 403},
 		{"replay from another site", "POST", replay, map[string]string{"X-CSRF-Token": csrf, "Sec-Fetch-Site": "cross-site"}, 403},
 		{"replay from another origin", "POST", replay, map[string]string{"X-CSRF-Token": csrf, "Origin": "http://evil.example"}, 403},
+		{"replay from another origin, same site", "POST", replay, map[string]string{"X-CSRF-Token": csrf, "Origin": "http://other.example", "Sec-Fetch-Site": "same-site"}, 403},
 		{"replay", "POST", replay, map[string]string{"X-CSRF-Token": csrf, "Origin": e.URL, "Sec-Fetch-Site": "same-origin"}, 200},
+		{"replay behind a proxy that rewrote Host", "POST", replay, map[string]string{"X-CSRF-Token": csrf, "Origin": "https://pushgate.example", "Sec-Fetch-Site": "same-origin"}, 200},
+		{"replay from curl", "POST", replay, map[string]string{"X-CSRF-Token": csrf}, 200},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -149,8 +152,8 @@ func TestProxy(t *testing.T) {
 			}
 		})
 	}
-	if got := e.dispatched.Load(); got != 2 {
-		t.Errorf("dispatches = %d, want 2 (the push and one replay)", got)
+	if got := e.dispatched.Load(); got != 4 {
+		t.Errorf("dispatches = %d, want 4 (the push and three replays)", got)
 	}
 }
 
