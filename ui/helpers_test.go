@@ -167,3 +167,23 @@ func (e *env) get(t testing.TB, c *http.Client, path string) (int, string) {
 }
 
 func modelsFilter() models.EventFilter { return models.EventFilter{} }
+
+// waitSettled waits until the event's first dispatch is recorded (its
+// outcome rides along with a later commit).
+func (e *env) waitSettled(t testing.TB, id string) {
+	t.Helper()
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		ev, err := e.store.GetEvent(context.Background(), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Status != models.StatusReceived {
+			return
+		}
+	}
+	t.Fatalf("event %s still received after 10 s", id)
+}

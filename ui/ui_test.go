@@ -114,6 +114,7 @@ func TestProxy(t *testing.T) {
 		t.Fatalf("GET /ui/api/v1/events?event_key=K1 = %d %s, want the one event", status, body)
 	}
 	id := list.Events[0].ID
+	e.waitSettled(t, id) // a replay leaves alone an event still received
 	replay := "/ui/api/v1/events/" + id + "/replay"
 	tests := []struct {
 		name, method, path string
