@@ -187,3 +187,6 @@ func (e *env) waitSettled(t testing.TB, id string) {
 	}
 	t.Fatalf("event %s still received after 10 s", id)
 }
+
+// The inspector is mounted as a feature of the server.
+var _ handlers.Feature = (*ui.Inspector)(nil)
