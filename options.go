@@ -25,6 +25,7 @@ type options struct {
 	db         *sql.DB // WithDB, WithGORM: the caller's pool
 	dbDriver   string  // WithGORM: its dialector's name
 	dbErr      error   // WithGORM: the pool could not be had
+	dev        bool    // serve --dev: the inspector's send panel
 }
 
 func (o *options) setDefaults(logLevel string) {
@@ -99,3 +100,7 @@ func WithGORM(db *gorm.DB) Option {
 		o.db, o.dbDriver = pool, db.Name()
 	}
 }
+
+// withDev turns on what serve --dev adds: the inspector's panel that posts
+// sample pushes signed with the (development) WeChat token.
+func withDev() Option { return func(o *options) { o.dev = true } }

@@ -26,7 +26,9 @@ import (
 // events and serves until ctx ends, then lets in-flight pushes finish.
 func runServe(ctx context.Context, mux *events.Mux, args []string, stdout, stderr io.Writer) error {
 	getenv := os.Getenv
+	opts := []Option{}
 	if i := slices.Index(args, "--dev"); i >= 0 {
+		opts = append(opts, withDev())
 		args = slices.Delete(slices.Clone(args), i, i+1)
 		getenv = devEnv(stdout)
 	}
@@ -70,11 +72,12 @@ func runServe(ctx context.Context, mux *events.Mux, args []string, stdout, stder
 	if err != nil {
 		return err
 	}
-	svc, err := New(cfg, mux, WithLogger(log))
+	svc, err := New(cfg, mux, append(opts, WithLogger(log))...)
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	fmt.Fprintf(stdout, "inspector: http://%s/ui/ (log in with the admin token)\n", ln.Addr())
 	return svc.Serve(ctx, ln)
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/pushgate/pushgate/handlers"
 	"github.com/pushgate/pushgate/notify"
 	"github.com/pushgate/pushgate/stream"
+	"github.com/pushgate/pushgate/ui"
 )
 
 // part is a piece with background work: Start starts the parts in order,
@@ -52,6 +53,7 @@ func (s *Service) wire(cfg *configs.Config, mux *events.Mux, o *options) error {
 			handlers.Sync{Bridge: br, BodyLimit: cfg.BodyLimit, Logger: log},
 			handlers.Deliveries{Store: store, Notifier: notifier, Logger: log},
 			handlers.Feed{Hub: hub, Token: cfg.APIToken, MaxWait: cfg.Results.MaxWait, Logger: log},
+			ui.New(ui.Options{AdminToken: cfg.AdminToken, APIToken: cfg.APIToken, Dev: o.dev, WeChatToken: cfg.WeChat.Token, Logger: log}),
 		}, o.routes...),
 		Gauges: append([]handlers.Gauge{{
 			Name: "pushgate_bridge_waiting", Help: "Long polls and sync requests waiting for a result.",

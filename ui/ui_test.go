@@ -1,0 +1,260 @@
+package ui_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pushgate/pushgate/fixtures"
+)
+
+func TestLogin(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	tests := []struct {
+		name       string
+		token      string
+		origin     string
+		wantStatus int
+		wantCookie bool
+	}{
+		{"right token", adminToken, "", http.StatusSeeOther, true},
+		{"right token, same origin", adminToken, "SELF", http.StatusSeeOther, true},
+		{"wrong token", "admin-ui-tokem", "", http.StatusUnauthorized, false},
+		{"no token", "", "", http.StatusUnauthorized, false},
+		{"cross-site form", adminToken, "http://evil.example", http.StatusForbidden, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest("POST", e.URL+"/ui/login", strings.NewReader(url.Values{"token": {tt.token}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if tt.origin == "SELF" {
+				req.Header.Set("Origin", e.URL)
+			} else if tt.origin != "" {
+				req.Header.Set("Origin", tt.origin)
+			}
+			resp, err := client(t).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("POST /ui/login = %d, want %d: %.300s", resp.StatusCode, tt.wantStatus, body)
+			}
+			if got := resp.Header.Get("Content-Security-Policy"); !strings.Contains(got, "script-src 'self'") || strings.Contains(got, "unsafe-inline") {
+				t.Errorf("Content-Security-Policy = %q, want script-src 'self' and no unsafe-inline", got)
+			}
+			cookies := resp.Cookies()
+			if got := len(cookies) == 1; got != tt.wantCookie {
+				t.Fatalf("session cookie set = %v (%v), want %v", got, cookies, tt.wantCookie)
+			}
+			if !tt.wantCookie {
+				return
+			}
+			c := cookies[0]
+			if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/ui" || strings.Contains(c.Value, adminToken) {
+				t.Errorf("session cookie = %+v, want HttpOnly, SameSite=Strict, Path=/ui and not the token", c)
+			}
+			if loc := resp.Header.Get("Location"); loc != "/ui/" {
+				t.Errorf("Location = %q, want /ui/", loc)
+			}
+		})
+	}
+}
+
+func TestPagesNeedSession(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	c := client(t)
+	for _, p := range []string{"/ui/", "/ui/events/1", "/ui/rejected", "/ui/deliveries", "/ui/health"} {
+		resp, err := c.Get(e.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/login" {
+			t.Errorf("GET %s without a session = %d to %q, want 303 to /ui/login", p, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	if status, _ := e.get(t, c, "/ui/api/v1/events"); status != http.StatusUnauthorized {
+		t.Errorf("GET /ui/api/v1/events without a session = %d, want 401", status)
+	}
+	e.login(t, c)
+	for _, p := range []string{"/ui/", "/ui/events/1", "/ui/rejected", "/ui/deliveries", "/ui/health", "/ui/static/app.js", "/ui/static/style.css"} {
+		if status, _ := e.get(t, c, p); status != http.StatusOK {
+			t.Errorf("GET %s with a session = %d, want 200", p, status)
+		}
+	}
+	if status, _ := e.get(t, c, "/ui/send"); status != http.StatusNotFound {
+		t.Errorf("GET /ui/send outside dev mode = %d, want 404", status)
+	}
+}
+
+// TestProxy checks what a session may call through /ui/api and that every
+// action needs the session's CSRF token from a same-origin page.
+func TestProxy(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	if got := e.push(t, "text/xml", click(1700000001, "proxy-user", "K1")); got != 200 {
+		t.Fatalf("push = %d", got)
+	}
+	c := client(t)
+	csrf := e.login(t, c)
+	var list struct {
+		Events []struct{ ID, EventKey string } `json:"events"`
+	}
+	status, body := e.get(t, c, "/ui/api/v1/events?event_key=K1")
+	if status != 200 || json.Unmarshal([]byte(body), &list) != nil || len(list.Events) != 1 {
+		t.Fatalf("GET /ui/api/v1/events?event_key=K1 = %d %s, want the one event", status, body)
+	}
+	id := list.Events[0].ID
+	e.waitSettled(t, id) // a replay leaves alone an event still received
+	replay := "/ui/api/v1/events/" + id + "/replay"
+	tests := []struct {
+		name, method, path string
+		header             map[string]string
+		want               int
+	}{
+		{"list events", "GET", "/ui/api/v1/events", nil, 200},
+		{"one event", "GET", "/ui/api/v1/events/" + id, nil, 200},
+		{"refused pushes", "GET", "/ui/api/v1/rejected", nil, 200},
+		{"deliveries", "GET", "/ui/api/v1/deliveries", nil, 200},
+		{"not an admin route", "GET", "/ui/api/v1/results/x", nil, 404},
+		{"dot-dot", "GET", "/ui/api/v1/events/../results/x", nil, 404},
+		{"replay without CSRF token", "POST", replay, nil, 403},
+		{"replay with a wrong CSRF token", "POST", replay, map[string]string{"X-CSRF-Token": strings.Repeat("0", 64)}, 403},
+		{"replay from another site", "POST", replay, map[string]string{"X-CSRF-Token": csrf, "Sec-Fetch-Site": "cross-site"}, 403},
+		{"replay from another origin", "POST", replay, map[string]string{"X-CSRF-Token": csrf, "Origin": "http://evil.example"}, 403},
+		{"replay from another origin, same site", "POST", replay, map[string]string{"X-CSRF-Token": csrf, "Origin": "http://other.example", "Sec-Fetch-Site": "same-site"}, 403},
+		{"replay", "POST", replay, map[string]string{"X-CSRF-Token": csrf, "Origin": e.URL, "Sec-Fetch-Site": "same-origin"}, 200},
+		{"replay behind a proxy that rewrote Host", "POST", replay, map[string]string{"X-CSRF-Token": csrf, "Origin": "https://pushgate.example", "Sec-Fetch-Site": "same-origin"}, 200},
+		{"replay from curl", "POST", replay, map[string]string{"X-CSRF-Token": csrf}, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, e.URL+tt.path, nil)
+			for k, v := range tt.header {
+				req.Header.Set(k, v)
+			}
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Errorf("%s %s = %d, want %d: %.200s", tt.method, tt.path, resp.StatusCode, tt.want, b)
+			}
+		})
+	}
+	if got := e.dispatched.Load(); got != 4 {
+		t.Errorf("dispatches = %d, want 4 (the push and three replays)", got)
+	}
+}
+
+// TestProxyStream reads the live feed through the session: the event
+// pushed after subscribing arrives as server-sent event.
+func TestProxyStream(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	c := client(t)
+	e.login(t, c)
+	req, _ := http.NewRequest("GET", e.URL+"/ui/api/v1/stream?event_key=LIVE", nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("GET /ui/api/v1/stream = %d %q, want 200 text/event-stream", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	e.push(t, "text/xml", click(1700000002, "u", "OTHER"))
+	e.push(t, "text/xml", click(1700000003, "u", "LIVE"))
+	got := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				got <- d
+				return
+			}
+		}
+	}()
+	select {
+	case d := <-got:
+		if !strings.Contains(d, `"event_key":"LIVE"`) {
+			t.Errorf("first streamed event = %s, want event_key LIVE", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event on the stream within 10 s")
+	}
+}
+
+func TestLogout(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	c := client(t)
+	csrf := e.login(t, c)
+	for _, tt := range []struct {
+		csrf string
+		want int
+	}{{"", http.StatusForbidden}, {csrf, http.StatusSeeOther}} {
+		resp, err := c.PostForm(e.URL+"/ui/logout", url.Values{"csrf": {tt.csrf}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("POST /ui/logout csrf=%q = %d, want %d", tt.csrf, resp.StatusCode, tt.want)
+		}
+	}
+	if status, _ := e.get(t, c, "/ui/api/v1/events"); status != http.StatusUnauthorized {
+		t.Errorf("GET /ui/api/v1/events after logout = %d, want 401", status)
+	}
+}
+
+func TestDevSend(t *testing.T) {
+	t.Parallel()
+	pushes, err := fixtures.Pushes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dev := range []bool{false, true} {
+		e := newEnv(t, dev)
+		c := client(t)
+		csrf := e.login(t, c)
+		req, _ := http.NewRequest("POST", e.URL+"/ui/api/send", strings.NewReader(`{"name":"`+pushes[0].Name+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-CSRF-Token", csrf)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !dev {
+			if resp.StatusCode != http.StatusNotFound {
+				t.Errorf("POST /ui/api/send outside dev mode = %d, want 404", resp.StatusCode)
+			}
+			continue
+		}
+		var out struct {
+			Name   string `json:"name"`
+			Status int    `json:"status"`
+			Answer string `json:"answer"`
+		}
+		if resp.StatusCode != 200 || json.Unmarshal(b, &out) != nil || out.Status != 200 {
+			t.Fatalf("POST /ui/api/send in dev mode = %d %s, want 200 and the push's 200", resp.StatusCode, b)
+		}
+		rows, _, err := e.store.ListEvents(t.Context(), modelsFilter())
+		if err != nil || len(rows) != 1 || rows[0].Kind != pushes[0].Kind {
+			t.Errorf("stored after send = %v (err %v), want one %s", len(rows), err, pushes[0].Kind)
+		}
+	}
+}
