@@ -342,8 +342,14 @@ async function pageRejected() {
   try { page = await api('GET', '/v1/rejected?' + lq); } catch (err) { status(err.message, true); return; }
   const tb = document.querySelector('#rejected tbody');
   for (const r of page.rejected) {
+    // A listing carries the head of each body (raw_truncated, raw_size: the
+    // stored length); body_size is the length as received, of which only
+    // the head may have been kept.
     const raw = r.raw || '';
-    const shown = raw.length > RAW_SHOWN ? raw.slice(0, RAW_SHOWN) + '\n… (' + raw.length + ' characters in all)' : raw;
+    const stored = r.raw_truncated ? r.raw_size : raw.length;
+    const cut = r.raw_truncated || raw.length > RAW_SHOWN;
+    let shown = cut ? raw.slice(0, RAW_SHOWN) + '\n… (' + stored + ' bytes in all)' : raw;
+    if (r.body_size > stored) shown += '\n(' + stored + ' of the ' + r.body_size + ' bytes received were kept)';
     const dl = el('button', { type: 'button', text: 'Download', 'aria-label': 'Download the body of refused push ' + r.id, onclick: () => downloadRaw(r) });
     tb.append(el('tr', { 'data-id': r.id }, cell(r.id, 'nw'), cell(fmtTime(r.received_at), 'nw'), cell(r.account || ''), cell(r.status), cell(r.reason), cell(r.remote_addr), cell(r.content_type),
       el('td', {}, el('pre', { tabindex: 0, text: shown }), dl)));
