@@ -19,6 +19,7 @@ import (
 // hashed as it is.
 func Digest(payload []byte) [sha256.Size]byte {
 	c := canon{d: payload, out: make([]byte, 0, len(payload)+len(payload)/4+16)}
+	c.spans = containers(payload)
 	end, err := c.value(0)
 	if err != nil || skipSpace(payload, end) != len(payload) {
 		return sha256.Sum256(payload)
@@ -32,6 +33,89 @@ var errSyntax = errors.New("events: digest: not JSON")
 type canon struct {
 	d   []byte
 	out []byte
+	// spans are d's objects and arrays in the order they open, found in
+	// one pass, so that a member or item is skipped, and a list counted,
+	// without rescanning what it holds (which made Digest quadratic in the
+	// depth). nil when d's brackets do not balance.
+	spans []span
+}
+
+// span is an object or array of d: where it opens and ends, and how many
+// members or items it has.
+type span struct {
+	start, end, n int
+}
+
+// containers returns the objects and arrays of d in the order they open,
+// or nil when its brackets do not balance (d is then not JSON).
+func containers(d []byte) []span {
+	var (
+		spans []span
+		open  []int // indexes in spans of the containers still open
+		empty []bool
+	)
+	for i := 0; i < len(d); i++ {
+		switch b := d[i]; b {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case '"':
+			end, err := skipString(d, i)
+			if err != nil {
+				return nil
+			}
+			i = end - 1
+		case ',':
+			if len(open) > 0 {
+				spans[open[len(open)-1]].n++
+			}
+			continue
+		case '}', ']':
+			if len(open) == 0 {
+				return nil
+			}
+			top := open[len(open)-1]
+			if want := d[spans[top].start] + 2; b != want { // '{'+2 is '}', '['+2 is ']'
+				return nil
+			}
+			spans[top].end = i + 1
+			if !empty[len(empty)-1] {
+				spans[top].n++ // one more than its commas
+			}
+			open, empty = open[:len(open)-1], empty[:len(empty)-1]
+			continue
+		}
+		if len(empty) > 0 {
+			empty[len(empty)-1] = false
+		}
+		if b := d[i]; b == '{' || b == '[' {
+			open, empty = append(open, len(spans)), append(empty, true)
+			spans = append(spans, span{start: i, end: -1})
+		}
+	}
+	if len(open) > 0 {
+		return nil
+	}
+	return spans
+}
+
+// span returns the container that opens at i.
+func (c *canon) span(i int) (span, bool) {
+	k, ok := slices.BinarySearchFunc(c.spans, i, func(s span, i int) int { return s.start - i })
+	if !ok {
+		return span{}, false
+	}
+	return c.spans[k], true
+}
+
+// skip returns where the value starting at or after i ends.
+func (c *canon) skip(i int) (int, error) {
+	i = skipSpace(c.d, i)
+	if i < len(c.d) && (c.d[i] == '{' || c.d[i] == '[') {
+		if sp, ok := c.span(i); ok {
+			return sp.end, nil
+		}
+	}
+	return skipValue(c.d, i)
 }
 
 // member is an object's member: its decoded name and where its value starts.
@@ -113,7 +197,7 @@ func (c *canon) object(i int) (int, error) {
 			return 0, errSyntax
 		}
 		start := i + 1
-		if i, err = skipValue(c.d, start); err != nil {
+		if i, err = c.skip(start); err != nil {
 			return 0, err
 		}
 		ms = append(ms, member{name, start})
@@ -140,42 +224,51 @@ func (c *canon) object(i int) (int, error) {
 	return i + 1, nil
 }
 
-func (c *canon) array(i int) (int, error) {
+func (c *canon) array(i int) (end int, err error) {
 	// Count the items first: the count leads them.
 	n, end := 0, skipSpace(c.d, i+1)
 	if end < len(c.d) && c.d[end] == ']' {
 		c.head('a', 0)
 		return end + 1, nil
 	}
-	for j := end; ; {
-		var err error
-		if j, err = skipValue(c.d, j); err != nil {
+	if sp, ok := c.span(i); ok {
+		n, end = sp.n, sp.end
+	} else {
+		if n, end, err = c.count(end); err != nil {
 			return 0, err
 		}
-		n++
-		j = skipSpace(c.d, j)
-		if j >= len(c.d) {
-			return 0, errSyntax
-		}
-		if c.d[j] == ']' {
-			end = j + 1
-			break
-		}
-		if c.d[j] != ',' {
-			return 0, errSyntax
-		}
-		j++
 	}
 	c.head('a', n)
 	j := i + 1
 	for range n {
-		var err error
 		if j, err = c.value(j); err != nil {
 			return 0, err
 		}
 		j = skipSpace(c.d, j) + 1 // past "," or "]"
 	}
 	return end, nil
+}
+
+// count counts the items of the array whose first item starts at j, and
+// returns it with where the array ends.
+func (c *canon) count(j int) (n, end int, err error) {
+	for {
+		if j, err = skipValue(c.d, j); err != nil {
+			return 0, 0, err
+		}
+		n++
+		j = skipSpace(c.d, j)
+		if j >= len(c.d) {
+			return 0, 0, errSyntax
+		}
+		if c.d[j] == ']' {
+			return n, j + 1, nil
+		}
+		if c.d[j] != ',' {
+			return 0, 0, errSyntax
+		}
+		j++
+	}
 }
 
 func skipSpace(d []byte, i int) int {
