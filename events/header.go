@@ -60,11 +60,12 @@ func (h *Header) setField(name string, v value) (bool, error) {
 }
 
 // headerFields are the fields that say what a push is, when, between whom,
-// and (MsgId) which message it is, and (InfoType) which Open Platform event
-// it is: each may appear once, else the push is refused, since which copy
-// counts would be a guess (two <Event> elements could be CLICK and
-// unsubscribe).
-var headerFields = []string{"ToUserName", "FromUserName", "CreateTime", "MsgType", "Event", "MsgId", "InfoType"}
+// and (MsgId, MsgID, RequestID: its dedupe key) which message it is, and
+// (InfoType) which Open Platform event it is: each may appear once, else
+// the push is refused, since which copy counts would be a guess (two
+// <Event> elements could be CLICK and unsubscribe; two MsgID elements
+// would key the push by the last, merging it with another push).
+var headerFields = []string{"ToUserName", "FromUserName", "CreateTime", "MsgType", "Event", "MsgId", "MsgID", "RequestID", "InfoType"}
 
 // MaxCreateTime is the latest CreateTime accepted: WeChat's are Unix
 // seconds in 32 bits.
