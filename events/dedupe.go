@@ -135,9 +135,11 @@ func appendPadded(b []byte, n int64, width int) []byte {
 // ToUserName, FromUserName, MsgType, Event and EventKey joined with "|". It
 // merged distinct pushes; the store still looks rows up by it so that a
 // retry of a push stored before an upgrade is recognised. "" when the push
-// has a MsgId or RequestID (their keys did not change).
+// has a MsgId or RequestID (their keys did not change), except a
+// MASSSENDJOBFINISH: its MsgID was not read before it had a type, so it
+// was keyed by the six fields.
 func (m Meta) LegacyKey() string {
-	if m.MsgID != "" || m.RequestID != "" {
+	if (m.MsgID != "" && m.Event != "MASSSENDJOBFINISH") || m.RequestID != "" {
 		return ""
 	}
 	var b strings.Builder

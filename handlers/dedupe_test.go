@@ -179,3 +179,74 @@ func TestRetryAfterKeyUpgrade(t *testing.T) {
 		})
 	}
 }
+
+// TestRetryAfterUpgradeOfKindsTypedSince: pushes of kinds the earlier
+// version decoded as Generic (and so stored with a Generic payload under
+// the six-field key) and this one types, retried after the upgrade, are
+// their originals' duplicates. The rows below are what 16981a6 stored for
+// these fixtures (key and payload, from that version's Decode, Marshal and
+// key). The look-up compared the payload this version makes (its fields
+// typed, in another order) and found no original, and a MASSSENDJOBFINISH,
+// keyed by its MsgID now, was not looked up at all: each retry was stored
+// and dispatched a second time.
+func TestRetryAfterUpgradeOfKindsTypedSince(t *testing.T) {
+	t.Parallel()
+	stored := []struct{ fixture, key, payload string }{
+		{"event.MASSSENDJOBFINISH.xml", `t:1481013459|gh_4d00ed8d6399|oV5CrjpxgaGXNHIQigzNlgLTnwic|event|MASSSENDJOBFINISH|`, `{"ToUserName":"gh_4d00ed8d6399","FromUserName":"oV5CrjpxgaGXNHIQigzNlgLTnwic","CreateTime":1481013459,"MsgType":"event","Event":"MASSSENDJOBFINISH","ArticleUrlResult":{"Count":"1","ResultList":{"item":{"ArticleIdx":"1","ArticleUrl":"http://mp.weixin.qq.com/s?__biz=MzA\u0026mid=1"}}},"CopyrightCheckResult":{"CheckState":"2","Count":"2","ResultList":{"item":[{"ArticleIdx":"1","AuditState":"2","CanReprint":"1","NeedReplaceContent":"1","NeedShowReprintSource":"1","OriginalArticleType":"1","OriginalArticleUrl":"Url_1","UserDeclareState":"0"},{"ArticleIdx":"2","AuditState":"2","CanReprint":"1","NeedReplaceContent":"1","NeedShowReprintSource":"1","OriginalArticleType":"1","OriginalArticleUrl":"Url_2","UserDeclareState":"0"}]}},"ErrorCount":"0","FilterCount":"0","MsgID":"1000001625","SentCount":"0","Status":"err(30003)","TotalCount":"0"}`},
+		{"event.subscribe_msg_popup_event.xml", `t:1610969440|gh_123456789abc|otFpruAK8D-E6EfStSYonYSBZ8_4|event|subscribe_msg_popup_event|`, `{"ToUserName":"gh_123456789abc","FromUserName":"otFpruAK8D-E6EfStSYonYSBZ8_4","CreateTime":1610969440,"MsgType":"event","Event":"subscribe_msg_popup_event","SubscribeMsgPopupEvent":{"List":[{"PopupScene":"2","SubscribeStatusString":"accept","TemplateId":"VRR0UEO9VJOLs0MHlU0OilqX6MVFDwH3_3gz3Oc0NIc"},{"PopupScene":"2","SubscribeStatusString":"reject","TemplateId":"9nLIlbOQZC5Y89AZteFEux3WCXRRRG5Wfzkpssu4bLI"}]}}`},
+		{"event.weapp_audit_success.xml", `t:1488856741|gh_fb9688c2a4b2|od1P50M-fNQI5Gcq-trm4a7apsU8|event|weapp_audit_success|`, `{"ToUserName":"gh_fb9688c2a4b2","FromUserName":"od1P50M-fNQI5Gcq-trm4a7apsU8","CreateTime":1488856741,"MsgType":"event","Event":"weapp_audit_success","SuccTime":"1535442403"}`},
+		{"event.wxa_media_check.json", `t:1626959646|gh_38cc49f9733b|oH1fu0FdHqpToe2T6gBj0WyB8iS1|event|wxa_media_check|`, `{"ToUserName":"gh_38cc49f9733b","FromUserName":"oH1fu0FdHqpToe2T6gBj0WyB8iS1","CreateTime":1626959646,"MsgType":"event","Event":"wxa_media_check","appid":"wx8f16a5e5e8e28f71","detail":[{"strategy":"content_model","errcode":0,"suggest":"pass","label":100,"prob":90}],"errcode":0,"errmsg":"ok","result":{"suggest":"pass","label":100},"trace_id":"60f96f1d-3845297a-1976a3ae","version":2}`},
+	}
+	for _, drv := range []string{models.DriverSQLite, models.DriverPostgres} {
+		t.Run(drv, func(t *testing.T) {
+			t.Parallel()
+			dsn := recoverDSN(t, drv)
+			old, err := models.Open(context.Background(), drv, dsn, models.Options{Logger: quietLogger()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bodies := map[string][]byte{}
+			for _, s := range stored {
+				body, err := fixtures.FS.ReadFile("pushes/" + s.fixture)
+				if err != nil {
+					t.Fatal(err)
+				}
+				bodies[s.fixture] = body
+				e, err := events.Decode(body, events.DetectFormat("", body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				m := events.Describe(e)
+				saved, err := old.SaveEvent(context.Background(), &models.NewEvent{DedupeKey: s.key, Kind: "generic", MsgType: m.MsgType,
+					Event: m.Event, FromUser: m.FromUser, ToUser: m.ToUser, CreateTime: m.CreateTime,
+					Format: events.DetectFormat("", body).String(), Payload: []byte(s.payload), Raw: body})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := old.RecordAttempt(context.Background(), models.Attempt{EventID: saved.ID}, true); err != nil {
+					t.Fatal(err)
+				}
+			}
+			old.Close()
+
+			ts := newReplica(t, drv, dsn, nil)
+			for _, s := range stored {
+				if status, answer := ts.push(t, "", bodies[s.fixture]); status != http.StatusOK {
+					t.Errorf("retry of %s after the upgrade = %d %q, want 200", s.fixture, status, answer)
+				}
+			}
+			if n := ts.rec.calls.Load(); n != 0 {
+				t.Errorf("handler ran %d times for retries of %d pushes stored before the upgrade, want 0", n, len(stored))
+			}
+			rows, _, _ := ts.store.ListEvents(context.Background(), models.EventFilter{Limit: 50})
+			if len(rows) != len(stored) {
+				t.Errorf("stored %d events, want %d (the originals only)", len(rows), len(stored))
+			}
+			for _, r := range rows {
+				if r.Duplicates != 1 {
+					t.Errorf("pre-upgrade row %s has %d duplicates, want 1", r.DedupeKey, r.Duplicates)
+				}
+			}
+		})
+	}
+}

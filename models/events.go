@@ -15,7 +15,8 @@ type NewEvent struct {
 	DedupeKey string
 	// LegacyKey is the key an earlier version stored the same push under
 	// (events.Meta.LegacyKey), "" if none. A row stored under it before an
-	// upgrade, with the same Payload, is this push's original: see
+	// upgrade, with the same Payload or the same Raw, is this push's
+	// original: see
 	// Store.LegacyUntil.
 	LegacyKey string
 
@@ -287,7 +288,9 @@ func (s *Store) applyAttempt(b *batchTx, op *writeOp) error {
 }
 
 // bumpLegacy counts op as a duplicate of a row stored under its legacy key
-// with the same payload, when rows under legacy keys may hold its original
+// with the same payload or the same raw body (a kind typed since that row
+// was stored has another payload: its fields typed and in another order;
+// a retry re-sends the same body), when rows under legacy keys may hold its original
 // (see LegacyUntil). found reports whether there was one.
 func (s *Store) bumpLegacy(b *batchTx, op *writeOp) (found bool, err error) {
 	e := &op.ev
@@ -299,7 +302,7 @@ func (s *Store) bumpLegacy(b *batchTx, op *writeOp) (found bool, err error) {
 		status string
 		reply  []byte
 	)
-	err = b.stmt(stmtBumpLegacy).QueryRow(e.ReceivedAt, e.LegacyKey, nullBytes(e.Payload)).Scan(&id, &status, &reply)
+	err = b.stmt(stmtBumpLegacy).QueryRow(e.ReceivedAt, e.LegacyKey, nullBytes(e.Payload), nullBytes(e.Raw)).Scan(&id, &status, &reply)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

@@ -13,7 +13,8 @@ import (
 // and rows stored before the upgrade keep their old key. A platform retry
 // of such a row arriving after the upgrade is still its duplicate: the
 // writer looks the push up under its legacy key (NewEvent.LegacyKey) too,
-// and takes a row found there, with the same payload, as its original.
+// and takes a row found there, with the same payload or the same raw body
+// (the payload of a kind typed since differs), as its original.
 //
 // The look-up is only made for pushes that may have such an original: a
 // CreateTime at most the newest CreateTime under a legacy key among the

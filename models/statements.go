@@ -36,7 +36,7 @@ var hotSQL = [numStmts]string{
 	stmtBumpDuplicate: `UPDATE events SET duplicates = duplicates + 1, last_seen = ?
  WHERE dedupe_key = ? RETURNING id, status, reply`,
 	stmtBumpLegacy: `UPDATE events SET duplicates = duplicates + 1, last_seen = ?
- WHERE dedupe_key = ? AND payload = ? RETURNING id, status, reply`,
+ WHERE dedupe_key = ? AND (payload = ? OR raw = ?) RETURNING id, status, reply`,
 	stmtNonceTaken: `SELECT id FROM events WHERE nonce_key = ? AND nonce_key <> ''`,
 	stmtAttemptHandled: `UPDATE events SET attempts = attempts + 1, status = 'handled', last_error = '',
  handled_at = ?, reply = ? WHERE id = ?`,
