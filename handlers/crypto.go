@@ -11,13 +11,13 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/beevik/etree"
 
 	"github.com/pushgate/pushgate/events"
 )
@@ -164,14 +164,68 @@ func envelopeEncrypt(body []byte) (string, error) {
 		}
 		return env.Encrypt, nil
 	}
-	doc := etree.NewDocument()
-	doc.ReadSettings.MaxDepth = 8
-	if err := doc.ReadFromBytes(trimmed); err != nil || doc.Root() == nil {
-		return "", fmt.Errorf("%w: body is not an XML envelope", ErrDecrypt)
+	return xmlEnvelopeEncrypt(trimmed)
+}
+
+// maxEnvelopeFields bounds the elements an XML envelope's root may hold
+// before its Encrypt field: WeChat's have two or three (ToUserName or
+// AppId, Encrypt, AgentID).
+const maxEnvelopeFields = 64
+
+// xmlEnvelopeEncrypt reads the text of the Encrypt field of the XML
+// envelope body, as a stream: on the Open Platform and WeCom routes nothing
+// vouches for the body before its Encrypt is found (the msg_signature is
+// over it), so it must not cost memory in proportion to what it holds, as
+// a tree of it would. It stops at the Encrypt field, and refuses a root
+// with more than maxEnvelopeFields elements before it, or nested deeper
+// than 8.
+func xmlEnvelopeEncrypt(body []byte) (string, error) {
+	notEnvelope := fmt.Errorf("%w: body is not an XML envelope", ErrDecrypt)
+	noEncrypt := fmt.Errorf("%w: body has no Encrypt field", ErrDecrypt)
+	d := xml.NewDecoder(bytes.NewReader(body))
+	depth, fields := 0, 0
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			if err == io.EOF && depth == 0 && fields > 0 {
+				return "", noEncrypt
+			}
+			return "", notEnvelope
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if depth++; depth > 8 {
+				return "", notEnvelope
+			}
+			if depth != 2 {
+				continue
+			}
+			if fields++; fields > maxEnvelopeFields {
+				return "", noEncrypt
+			}
+			if t.Name.Local != "Encrypt" {
+				continue
+			}
+			var text []byte
+			for {
+				tok, err := d.Token()
+				if err != nil {
+					return "", notEnvelope
+				}
+				cd, ok := tok.(xml.CharData)
+				if !ok {
+					break
+				}
+				text = append(text, cd...)
+			}
+			if len(text) == 0 {
+				return "", noEncrypt
+			}
+			return string(text), nil
+		case xml.EndElement:
+			if depth--; depth == 0 {
+				return "", noEncrypt
+			}
+		}
 	}
-	el := doc.Root().SelectElement("Encrypt")
-	if el == nil || el.Text() == "" {
-		return "", fmt.Errorf("%w: body has no Encrypt field", ErrDecrypt)
-	}
-	return el.Text(), nil
 }
