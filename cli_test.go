@@ -121,3 +121,35 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// TestTailRefused checks that tail stops with an error naming the API token
+// when the server refuses it, instead of reconnecting forever.
+func TestTailRefused(t *testing.T) {
+	t.Parallel()
+	srv := pushgatetest.NewServer(t, events.NewMux())
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr []string
+	}{
+		{"wrong token", []string{"--api-token", "wrong-token"}, []string{"401", "PUSHGATE_API_TOKEN"}},
+		{"admin token", []string{"--token", pushgatetest.AdminToken}, []string{"401", "PUSHGATE_API_TOKEN"}},
+		{"no token", []string{"--api-token", ""}, []string{"PUSHGATE_API_TOKEN"}},
+	}
+	for _, tc := range tests {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		var out, errOut strings.Builder
+		start := time.Now()
+		err := pushgate.Run(ctx, events.NewMux(), append([]string{"tail", "--server", srv.URL}, tc.args...), &out, &errOut)
+		cancel()
+		if err == nil {
+			t.Errorf("%s: tail = nil after %s, want an error (stderr %q)", tc.name, time.Since(start).Round(time.Millisecond), errOut.String())
+			continue
+		}
+		for _, want := range tc.wantErr {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: tail's error %q does not contain %q", tc.name, err, want)
+			}
+		}
+	}
+}
