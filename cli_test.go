@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -151,5 +153,53 @@ func TestTailRefused(t *testing.T) {
 				t.Errorf("%s: tail's error %q does not contain %q", tc.name, err, want)
 			}
 		}
+	}
+}
+
+// TestServeDevKeepsConfiguredTokens checks that serve --dev generates only
+// the tokens nothing set: the ones of the --config file and of the flags
+// stay, and are not printed as development tokens.
+func TestServeDevKeepsConfiguredTokens(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pushgate.yaml")
+	if err := os.WriteFile(file, []byte("wechat:\n  token: \"file-wechat-token\"\nadmin_token: \"file-admin-token\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"serve", "--dev", "--config", file, "--api-token", "flag-api-token",
+		"--addr", "127.0.0.1:0", "--db-dsn", filepath.Join(dir, "pushgate.db"), "--log-level", "error"}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	go func() { done <- pushgate.Run(ctx, events.NewMux(), args, out, errOut) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("serve = %v", err)
+		}
+	}()
+	addr := regexp.MustCompile(`inspector: (http://[^/]+)/ui/`)
+	var server string
+	for deadline := time.Now().Add(20 * time.Second); server == ""; time.Sleep(10 * time.Millisecond) {
+		if m := addr.FindStringSubmatch(out.String()); m != nil {
+			server = m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve --dev did not start: %s %s", out.String(), errOut.String())
+		}
+	}
+	if got := out.String(); strings.Contains(got, "development PUSHGATE_WECHAT_TOKEN") ||
+		strings.Contains(got, "development PUSHGATE_ADMIN_TOKEN") || strings.Contains(got, "development PUSHGATE_API_TOKEN") {
+		t.Errorf("serve --dev printed %q, want no development token for those the file and flags set", got)
+	}
+	var sendOut, sendErr strings.Builder
+	if err := pushgate.Run(context.Background(), events.NewMux(),
+		[]string{"send", "--server", server, "--token", "file-wechat-token", "event.CLICK"}, &sendOut, &sendErr); err != nil {
+		t.Errorf("send signed with the file's token = %v (%s)", err, sendOut.String())
+	}
+	var listOut, listErr strings.Builder
+	if err := pushgate.Run(context.Background(), events.NewMux(),
+		[]string{"events", "list", "--server", server, "--token", "file-admin-token"}, &listOut, &listErr); err != nil {
+		t.Errorf("events list with the file's admin token = %v", err)
 	}
 }
