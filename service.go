@@ -146,6 +146,10 @@ func (s *Service) Start(ctx context.Context) error {
 //
 //	http.Handle("/pushgate/", http.StripPrefix("/pushgate", svc.Handler()))
 //
+// The web inspector (/ui/) is the exception: its pages, assets and session
+// cookie use absolute /ui/ paths, so it works only when Handler is served
+// at the root.
+//
 // The background work must run: call Start before serving (Run does). Until
 // Start, and after Close, the handler answers 503 with a message saying so.
 func (s *Service) Handler() http.Handler {
