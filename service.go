@@ -55,7 +55,8 @@ type Service struct {
 //
 // On SQLite New takes a lock on the database file, held until Close: a
 // second Service (in this process or another) on the same file is refused
-// with ErrLocked.
+// with ErrLocked. The lock is flock(2): on systems without it (Windows)
+// nothing stops a second one.
 func New(cfg *configs.Config, mux *events.Mux, opts ...Option) (*Service, error) {
 	if cfg == nil {
 		return nil, errors.New("pushgate: New needs a configuration (configs.Default() for the defaults)")
