@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -47,6 +48,11 @@ type Options struct {
 	// WeChatToken. Only for development servers.
 	Dev         bool
 	WeChatToken string
+	// SealPush, when not nil, seals each push of that panel as the default
+	// account's safe mode needs, for the given timestamp and nonce: it
+	// returns the body to post and the query parameters to add
+	// (encrypt_type, msg_signature). Nil posts them in plaintext.
+	SealPush func(body []byte, format, timestamp, nonce string) ([]byte, url.Values)
 	// SessionTTL is how long a login lasts; 0 means 12 hours.
 	SessionTTL time.Duration
 	// Handler serves the proxied admin and API calls; nil means the engine
