@@ -203,3 +203,22 @@ func TestServeDevKeepsConfiguredTokens(t *testing.T) {
 		t.Errorf("events list with the file's admin token = %v", err)
 	}
 }
+
+// TestRedactDSN checks that the DSN serve logs at start-up never carries
+// a password, in either PostgreSQL form.
+func TestRedactDSN(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ dsn, want string }{
+		{"pushgate.db", "pushgate.db"},
+		{"host=db user=pg password=s3cret dbname=p", "host=db user=pg password=***"},
+		{"postgres://pg:s3cret@db:5432/p?sslmode=disable", "postgres://pg:xxxxx@db:5432/p?sslmode=disable"},
+		{"postgresql://pg:s3cret@db/p", "postgresql://pg:xxxxx@db/p"},
+		{"postgres://db/p?user=pg&password=s3cret", "postgres://db/p?password=xxxxx&user=pg"},
+		{"postgres://pg@db/p", "postgres://pg@db/p"},
+	}
+	for _, tt := range tests {
+		if got := pushgate.RedactDSN(tt.dsn); got != tt.want || strings.Contains(got, "s3cret") {
+			t.Errorf("RedactDSN(%q) = %q, want %q", tt.dsn, got, tt.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -163,7 +164,17 @@ func startCPUProfile(path string) (func(), error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
+// redactDSN returns dsn without its password, for the logs: a URL's
+// (postgres://user:PASSWORD@host/db, or ?password=) as xxxxx, a keyword
+// DSN's (password=...) and all after it as ***.
 func redactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		if q := u.Query(); q.Has("password") {
+			q.Set("password", "xxxxx")
+			u.RawQuery = q.Encode()
+		}
+		return u.Redacted()
+	}
 	if i := strings.Index(dsn, "password="); i >= 0 {
 		return dsn[:i] + "password=***"
 	}
