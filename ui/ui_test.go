@@ -20,14 +20,16 @@ func TestLogin(t *testing.T) {
 		name       string
 		token      string
 		origin     string
+		proto      string // X-Forwarded-Proto, set by a TLS-terminating proxy
 		wantStatus int
 		wantCookie bool
 	}{
-		{"right token", adminToken, "", http.StatusSeeOther, true},
-		{"right token, same origin", adminToken, "SELF", http.StatusSeeOther, true},
-		{"wrong token", "admin-ui-tokem", "", http.StatusUnauthorized, false},
-		{"no token", "", "", http.StatusUnauthorized, false},
-		{"cross-site form", adminToken, "http://evil.example", http.StatusForbidden, false},
+		{"right token", adminToken, "", "", http.StatusSeeOther, true},
+		{"right token, same origin", adminToken, "SELF", "", http.StatusSeeOther, true},
+		{"right token, behind a TLS proxy", adminToken, "", "https", http.StatusSeeOther, true},
+		{"wrong token", "admin-ui-tokem", "", "", http.StatusUnauthorized, false},
+		{"no token", "", "", "", http.StatusUnauthorized, false},
+		{"cross-site form", adminToken, "http://evil.example", "", http.StatusForbidden, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -37,6 +39,9 @@ func TestLogin(t *testing.T) {
 				req.Header.Set("Origin", e.URL)
 			} else if tt.origin != "" {
 				req.Header.Set("Origin", tt.origin)
+			}
+			if tt.proto != "" {
+				req.Header.Set("X-Forwarded-Proto", tt.proto)
 			}
 			resp, err := client(t).Do(req)
 			if err != nil {
@@ -60,6 +65,9 @@ func TestLogin(t *testing.T) {
 			c := cookies[0]
 			if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/ui" || strings.Contains(c.Value, adminToken) {
 				t.Errorf("session cookie = %+v, want HttpOnly, SameSite=Strict, Path=/ui and not the token", c)
+			}
+			if want := tt.proto == "https"; c.Secure != want {
+				t.Errorf("session cookie Secure = %v, want %v (X-Forwarded-Proto %q)", c.Secure, want, tt.proto)
 			}
 			if loc := resp.Header.Get("Location"); loc != "/ui/" {
 				t.Errorf("Location = %q, want /ui/", loc)
