@@ -134,6 +134,7 @@ func TestProxy(t *testing.T) {
 		{"refused pushes", "GET", "/ui/api/v1/rejected", nil, 200},
 		{"deliveries", "GET", "/ui/api/v1/deliveries", nil, 200},
 		{"not an admin route", "GET", "/ui/api/v1/results/x", nil, 404},
+		{"an API route (the admin token cannot open it)", "GET", "/ui/api/v1/accounts/default/component_verify_ticket", nil, 404},
 		{"dot-dot", "GET", "/ui/api/v1/events/../results/x", nil, 404},
 		{"replay without CSRF token", "POST", replay, nil, 403},
 		{"replay with a wrong CSRF token", "POST", replay, map[string]string{"X-CSRF-Token": strings.Repeat("0", 64)}, 403},
