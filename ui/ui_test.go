@@ -102,6 +102,9 @@ func TestPagesNeedSession(t *testing.T) {
 	if status, _ := e.get(t, c, "/ui/send"); status != http.StatusNotFound {
 		t.Errorf("GET /ui/send outside dev mode = %d, want 404", status)
 	}
+	if status, body := e.get(t, c, "/ui/static/"); status != http.StatusNotFound {
+		t.Errorf("GET /ui/static/ = %d %.100q, want 404 (no directory listing)", status, body)
+	}
 }
 
 // TestProxy checks what a session may call through /ui/api and that every
