@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -120,4 +122,103 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// TestTailRefused checks that tail stops with an error naming the API token
+// when the server refuses it, instead of reconnecting forever.
+func TestTailRefused(t *testing.T) {
+	t.Parallel()
+	srv := pushgatetest.NewServer(t, events.NewMux())
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr []string
+	}{
+		{"wrong token", []string{"--api-token", "wrong-token"}, []string{"401", "PUSHGATE_API_TOKEN"}},
+		{"admin token", []string{"--token", pushgatetest.AdminToken}, []string{"401", "PUSHGATE_API_TOKEN"}},
+		{"no token", []string{"--api-token", ""}, []string{"PUSHGATE_API_TOKEN"}},
+	}
+	for _, tc := range tests {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		var out, errOut strings.Builder
+		start := time.Now()
+		err := pushgate.Run(ctx, events.NewMux(), append([]string{"tail", "--server", srv.URL}, tc.args...), &out, &errOut)
+		cancel()
+		if err == nil {
+			t.Errorf("%s: tail = nil after %s, want an error (stderr %q)", tc.name, time.Since(start).Round(time.Millisecond), errOut.String())
+			continue
+		}
+		for _, want := range tc.wantErr {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: tail's error %q does not contain %q", tc.name, err, want)
+			}
+		}
+	}
+}
+
+// TestServeDevKeepsConfiguredTokens checks that serve --dev generates only
+// the tokens nothing set: the ones of the --config file and of the flags
+// stay, and are not printed as development tokens.
+func TestServeDevKeepsConfiguredTokens(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pushgate.yaml")
+	if err := os.WriteFile(file, []byte("wechat:\n  token: \"file-wechat-token\"\nadmin_token: \"file-admin-token\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"serve", "--dev", "--config", file, "--api-token", "flag-api-token",
+		"--addr", "127.0.0.1:0", "--db-dsn", filepath.Join(dir, "pushgate.db"), "--log-level", "error"}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	go func() { done <- pushgate.Run(ctx, events.NewMux(), args, out, errOut) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("serve = %v", err)
+		}
+	}()
+	addr := regexp.MustCompile(`inspector: (http://[^/]+)/ui/`)
+	var server string
+	for deadline := time.Now().Add(20 * time.Second); server == ""; time.Sleep(10 * time.Millisecond) {
+		if m := addr.FindStringSubmatch(out.String()); m != nil {
+			server = m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve --dev did not start: %s %s", out.String(), errOut.String())
+		}
+	}
+	if got := out.String(); strings.Contains(got, "development PUSHGATE_WECHAT_TOKEN") ||
+		strings.Contains(got, "development PUSHGATE_ADMIN_TOKEN") || strings.Contains(got, "development PUSHGATE_API_TOKEN") {
+		t.Errorf("serve --dev printed %q, want no development token for those the file and flags set", got)
+	}
+	var sendOut, sendErr strings.Builder
+	if err := pushgate.Run(context.Background(), events.NewMux(),
+		[]string{"send", "--server", server, "--token", "file-wechat-token", "event.CLICK"}, &sendOut, &sendErr); err != nil {
+		t.Errorf("send signed with the file's token = %v (%s)", err, sendOut.String())
+	}
+	var listOut, listErr strings.Builder
+	if err := pushgate.Run(context.Background(), events.NewMux(),
+		[]string{"events", "list", "--server", server, "--token", "file-admin-token"}, &listOut, &listErr); err != nil {
+		t.Errorf("events list with the file's admin token = %v", err)
+	}
+}
+
+// TestRedactDSN checks that the DSN serve logs at start-up never carries
+// a password, in either PostgreSQL form.
+func TestRedactDSN(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ dsn, want string }{
+		{"pushgate.db", "pushgate.db"},
+		{"host=db user=pg password=s3cret dbname=p", "host=db user=pg password=***"},
+		{"postgres://pg:s3cret@db:5432/p?sslmode=disable", "postgres://pg:xxxxx@db:5432/p?sslmode=disable"},
+		{"postgresql://pg:s3cret@db/p", "postgresql://pg:xxxxx@db/p"},
+		{"postgres://db/p?user=pg&password=s3cret", "postgres://db/p?password=xxxxx&user=pg"},
+		{"postgres://pg@db/p", "postgres://pg@db/p"},
+	}
+	for _, tt := range tests {
+		if got := pushgate.RedactDSN(tt.dsn); got != tt.want || strings.Contains(got, "s3cret") {
+			t.Errorf("RedactDSN(%q) = %q, want %q", tt.dsn, got, tt.want)
+		}
+	}
 }

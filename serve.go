@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -25,14 +26,14 @@ import (
 // runServe loads the settings, opens the store, recovers unfinished
 // events and serves until ctx ends, then lets in-flight pushes finish.
 func runServe(ctx context.Context, mux *events.Mux, args []string, stdout, stderr io.Writer) error {
-	getenv := os.Getenv
+	var fill func(*configs.Config)
 	opts := []Option{}
 	if i := slices.Index(args, "--dev"); i >= 0 {
 		opts = append(opts, withDev())
 		args = slices.Delete(slices.Clone(args), i, i+1)
-		getenv = devEnv(stdout)
+		fill = devTokens(stdout)
 	}
-	cfg, err := configs.Load(args, getenv)
+	cfg, err := configs.LoadFilling(args, os.Getenv, fill)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			serveUsage(stdout)
@@ -126,23 +127,26 @@ func serveUsage(w io.Writer) {
 `, 1))
 }
 
-// devEnv fills the tokens a development server needs with random ones,
-// printed so the user can sign pushes and call the admin API.
-func devEnv(stdout io.Writer) func(string) string {
-	gen := map[string]string{}
-	for _, k := range []string{"PUSHGATE_WECHAT_TOKEN", "PUSHGATE_ADMIN_TOKEN", "PUSHGATE_API_TOKEN"} {
-		if os.Getenv(k) == "" {
-			b := make([]byte, 12)
-			_, _ = rand.Read(b)
-			gen[k] = "dev-" + hex.EncodeToString(b)
-			fmt.Fprintf(stdout, "development %s=%s\n", k, gen[k])
+// devTokens gives each token that neither the --config file, the
+// environment nor a flag set a random one, printed so the user can sign
+// pushes and call the admin API.
+func devTokens(stdout io.Writer) func(*configs.Config) {
+	return func(c *configs.Config) {
+		for _, t := range []struct {
+			env   string
+			value *string
+		}{
+			{"PUSHGATE_WECHAT_TOKEN", &c.WeChat.Token},
+			{"PUSHGATE_ADMIN_TOKEN", &c.AdminToken},
+			{"PUSHGATE_API_TOKEN", &c.APIToken},
+		} {
+			if *t.value == "" {
+				b := make([]byte, 12)
+				_, _ = rand.Read(b)
+				*t.value = "dev-" + hex.EncodeToString(b)
+				fmt.Fprintf(stdout, "development %s=%s\n", t.env, *t.value)
+			}
 		}
-	}
-	return func(k string) string {
-		if v, ok := gen[k]; ok {
-			return v
-		}
-		return os.Getenv(k)
 	}
 }
 
@@ -160,7 +164,17 @@ func startCPUProfile(path string) (func(), error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
+// redactDSN returns dsn without its password, for the logs: a URL's
+// (postgres://user:PASSWORD@host/db, or ?password=) as xxxxx, a keyword
+// DSN's (password=...) and all after it as ***.
 func redactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		if q := u.Query(); q.Has("password") {
+			q.Set("password", "xxxxx")
+			u.RawQuery = q.Encode()
+		}
+		return u.Redacted()
+	}
 	if i := strings.Index(dsn, "password="); i >= 0 {
 		return dsn[:i] + "password=***"
 	}

@@ -55,7 +55,8 @@ type Service struct {
 //
 // On SQLite New takes a lock on the database file, held until Close: a
 // second Service (in this process or another) on the same file is refused
-// with ErrLocked.
+// with ErrLocked. The lock is flock(2): on systems without it (Windows)
+// nothing stops a second one.
 func New(cfg *configs.Config, mux *events.Mux, opts ...Option) (*Service, error) {
 	if cfg == nil {
 		return nil, errors.New("pushgate: New needs a configuration (configs.Default() for the defaults)")
@@ -145,6 +146,10 @@ func (s *Service) Start(ctx context.Context) error {
 // under a path prefix:
 //
 //	http.Handle("/pushgate/", http.StripPrefix("/pushgate", svc.Handler()))
+//
+// The web inspector (/ui/) is the exception: its pages, assets and session
+// cookie use absolute /ui/ paths, so it works only when Handler is served
+// at the root.
 //
 // The background work must run: call Start before serving (Run does). Until
 // Start, and after Close, the handler answers 503 with a message saying so.

@@ -20,7 +20,8 @@ const tailBackoffMax = 10 * time.Second
 // runTail follows GET /v1/stream and prints one line per event (or its JSON
 // with --json) until ctx ends. When the stream breaks (the server restarts,
 // or closes a slow consumer) it reconnects after the last event printed,
-// so no event is skipped or printed twice.
+// so no event is skipped or printed twice. An answer reconnecting would not
+// change (401 for a wrong token, 400 for a bad filter) ends it with an error.
 func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -30,8 +31,12 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	after := fs.String("after", "", "start after this event id, 0 for every stored event (default: only new events)")
 	asJSON := fs.Bool("json", false, "print each event's JSON on one line")
 	raw := fs.Bool("raw", false, "include the raw body in the JSON")
+	fs.Lookup("token").Usage = "the same as --api-token (tail reads an API route)"
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if client.token == "" {
+		return errors.New("tail needs the API token: --api-token or PUSHGATE_API_TOKEN")
 	}
 	q := filters.query()
 	if *raw {
@@ -47,6 +52,10 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		n, err := tailOnce(ctx, client, q.Encode(), &cursor, out, *asJSON)
 		if ctx.Err() != nil {
 			return nil
+		}
+		var refused *tailRefused
+		if errors.As(err, &refused) { // reconnecting would get the same answer
+			return err
 		}
 		if n > 0 {
 			backoff = 100 * time.Millisecond
@@ -77,7 +86,14 @@ func tailOnce(ctx context.Context, c *adminClient, query string, cursor *string,
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return 0, fmt.Errorf("GET /v1/stream: %d %s", resp.StatusCode, strings.TrimSpace(string(b)))
+		err := fmt.Errorf("GET /v1/stream: %d %s", resp.StatusCode, strings.TrimSpace(string(b)))
+		switch {
+		case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+			return 0, &tailRefused{fmt.Errorf("%w (tail needs the API token: --api-token or PUSHGATE_API_TOKEN)", err)}
+		case resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooManyRequests:
+			return 0, &tailRefused{err}
+		}
+		return 0, err
 	}
 	r := bufio.NewReader(resp.Body)
 	n := 0
@@ -115,3 +131,10 @@ func tailOnce(ctx context.Context, c *adminClient, query string, cursor *string,
 		}
 	}
 }
+
+// tailRefused is an answer of the server that reconnecting would not change
+// (a wrong token, a bad filter, no such route): tail stops with it.
+type tailRefused struct{ err error }
+
+func (e *tailRefused) Error() string { return e.err.Error() }
+func (e *tailRefused) Unwrap() error { return e.err }

@@ -2,6 +2,8 @@ package pushgate
 
 import (
 	"context"
+	"encoding/json"
+	"net/url"
 
 	"github.com/pushgate/pushgate/bridge"
 	"github.com/pushgate/pushgate/configs"
@@ -53,7 +55,8 @@ func (s *Service) wire(cfg *configs.Config, mux *events.Mux, o *options) error {
 			handlers.Sync{Bridge: br, BodyLimit: cfg.BodyLimit, Logger: log},
 			handlers.Deliveries{Store: store, Notifier: notifier, Logger: log},
 			handlers.Feed{Hub: hub, Token: cfg.APIToken, MaxWait: cfg.Results.MaxWait, Logger: log},
-			ui.New(ui.Options{AdminToken: cfg.AdminToken, APIToken: cfg.APIToken, Dev: o.dev, WeChatToken: cfg.WeChat.Token, Logger: log}),
+			ui.New(ui.Options{AdminToken: cfg.AdminToken, APIToken: cfg.APIToken, Dev: o.dev, WeChatToken: cfg.WeChat.Token,
+				SealPush: devSealer(cfg, o.dev), Logger: log, Now: o.now}),
 		}, o.routes...),
 		Gauges: append([]handlers.Gauge{{
 			Name: "pushgate_bridge_waiting", Help: "Long polls and sync requests waiting for a result.",
@@ -67,4 +70,24 @@ func (s *Service) wire(cfg *configs.Config, mux *events.Mux, o *options) error {
 		}}, o.gauges...),
 	})
 	return err
+}
+
+// devSealer seals the inspector's development pushes for the default
+// account when it takes sealed ones (safe or compat mode); nil otherwise.
+func devSealer(cfg *configs.Config, dev bool) func(body []byte, format, timestamp, nonce string) ([]byte, url.Values) {
+	acct, ok := cfg.Account(configs.DefaultAccount)
+	if !dev || !ok || acct.AESKey == "" || acct.ResolvedMode() == configs.ModePlain {
+		return nil
+	}
+	crypter, err := handlers.NewCrypter(acct.Token, acct.AESKey, acct.AppID)
+	if err != nil { // Validate checked the key
+		return nil
+	}
+	return func(body []byte, format, timestamp, nonce string) ([]byte, url.Values) {
+		sealed, enc := crypter.SealPush(body, "")
+		if format == "json" { // a JSON push travels in a JSON envelope
+			sealed, _ = json.Marshal(map[string]string{"ToUserName": "", "Encrypt": enc})
+		}
+		return sealed, url.Values{"encrypt_type": {"aes"}, "msg_signature": {handlers.MsgSignature(acct.Token, timestamp, nonce, enc)}}
+	}
 }

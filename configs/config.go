@@ -51,7 +51,7 @@ const (
 	defaultIdleTimeout     = 2 * time.Minute
 )
 
-// defaultSchedule is the notify retry schedule of seed 003.
+// defaultSchedule is the notify retry schedule: 10 retries, 2 minutes to 15 hours apart.
 var defaultSchedule = []time.Duration{
 	2 * time.Minute, 10 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour,
 	6 * time.Hour, 6 * time.Hour, 10 * time.Hour, 15 * time.Hour, 15 * time.Hour,
@@ -109,9 +109,9 @@ type Config struct {
 
 	// Results governs stored results of async APIs and callbacks.
 	Results Results `yaml:"results"`
-	// Sync governs the sync-over-async API (seed 001).
+	// Sync governs the sync-over-async API (POST /v1/sync).
 	Sync Sync `yaml:"sync"`
-	// Notify governs outbound notifications and their retries (seed 003).
+	// Notify governs outbound notifications and their retries.
 	Notify Notify `yaml:"notify"`
 }
 
@@ -337,7 +337,7 @@ func (c *Config) MaxSkewOrDefault() time.Duration {
 // Results configures how long stored results stay retrievable.
 type Results struct {
 	// Validity is how long a result stays retrievable.
-	// PUSHGATE_RESULT_VALIDITY; default 24h (seed 000).
+	// PUSHGATE_RESULT_VALIDITY; default 24h (WeChat keeps a service-market result 24 hours).
 	Validity time.Duration `yaml:"validity"`
 	// PerAPI overrides Validity per Api name, e.g. {"getUserInfo": 2h}.
 	// PUSHGATE_RESULT_PER_API="name=2h,other=30m".

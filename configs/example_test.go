@@ -56,3 +56,26 @@ func ExampleAccount_ResolvedKind() {
 	// corp wecom safe
 	// account 3 ("corp"): kind wecom needs an aes_key: its pushes are always encrypted (accounts in the config file)
 }
+
+// LoadFilling fills what nothing set, before the validation: here a
+// development admin token, while the WeChat token of the environment stays.
+func ExampleLoadFilling() {
+	getenv := func(key string) string {
+		return map[string]string{"PUSHGATE_WECHAT_TOKEN": "s3cret-token"}[key]
+	}
+	c, err := configs.LoadFilling(nil, getenv, func(c *configs.Config) {
+		if c.WeChat.Token == "" {
+			c.WeChat.Token = "generated-wechat"
+		}
+		if c.AdminToken == "" {
+			c.AdminToken = "generated-admin"
+		}
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(c.WeChat.Token, c.AdminToken)
+	// Output:
+	// s3cret-token generated-admin
+}

@@ -124,6 +124,14 @@ func ApplyEnv(c *Config, getenv func(string) string) error {
 // Every problem found is returned at once; the Config is nil on error. With
 // -h or --help the error wraps [flag.ErrHelp]; see [Usage] for the help text.
 func Load(args []string, getenv func(string) string) (*Config, error) {
+	return LoadFilling(args, getenv, nil)
+}
+
+// LoadFilling is Load with fill (when not nil) run on the settings the file,
+// the environment and the flags gave, before the defaults and the
+// validation: what fill sets counts only where none of those set anything.
+// serve --dev gives a random token there to each token left empty.
+func LoadFilling(args []string, getenv func(string) string, fill func(*Config)) (*Config, error) {
 	fs := newFlagSet(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
@@ -152,6 +160,9 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	})
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
+	}
+	if fill != nil {
+		fill(c)
 	}
 	c.SetDefaults()
 	if err := c.Validate(); err != nil {

@@ -88,8 +88,11 @@ func (c *Config) Validate() error {
 	if c.Refused.TotalCap < c.Refused.BodyCap {
 		p.add("PUSHGATE_REFUSED_TOTAL_CAP", "must be at least the refused body cap (%d bytes), got %d", c.Refused.BodyCap, c.Refused.TotalCap)
 	}
-	if c.Refused.Rate <= 0 || c.Refused.Burst <= 0 {
-		p.add("PUSHGATE_REFUSED_RATE", "rate and burst (PUSHGATE_REFUSED_BURST) must be positive, got %d and %d", c.Refused.Rate, c.Refused.Burst)
+	if c.Refused.Rate <= 0 {
+		p.add("PUSHGATE_REFUSED_RATE", "must be positive, got %d", c.Refused.Rate)
+	}
+	if c.Refused.Burst <= 0 {
+		p.add("PUSHGATE_REFUSED_BURST", "must be positive, got %d", c.Refused.Burst)
 	}
 	p.token("PUSHGATE_ADMIN_TOKEN", c.AdminToken)
 	p.token("PUSHGATE_API_TOKEN", c.APIToken)

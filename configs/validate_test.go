@@ -62,6 +62,8 @@ func TestValidateRules(t *testing.T) {
 		{"scan period", func(c *configs.Config) { c.Notify.ScanPeriod = 0 }, "(PUSHGATE_NOTIFY_SCAN_PERIOD)"},
 		{"retention", func(c *configs.Config) { c.DB.Retention = 59 * time.Minute }, "db retention must be at least 1h, got 59m0s (PUSHGATE_RETENTION)"},
 		{"retention 1h", func(c *configs.Config) { c.DB.Retention = time.Hour }, ""},
+		{"refused rate", func(c *configs.Config) { c.Refused.Rate = -1 }, "refused rate must be positive, got -1 (PUSHGATE_REFUSED_RATE)"},
+		{"refused burst", func(c *configs.Config) { c.Refused.Burst = 0 }, "refused burst must be positive, got 0 (PUSHGATE_REFUSED_BURST)"},
 		{"log level", func(c *configs.Config) { c.LogLevel = "verbose" }, `log level must be one of debug, info, warn, error, got "verbose" (PUSHGATE_LOG_LEVEL)`},
 		{"subscriber url", func(c *configs.Config) { c.Notify.Subscribers = []configs.Subscriber{{URL: "nope"}} }, `notify subscriber 1: url must be an http or https URL, got "nope" (notify.subscribers in the config file)`},
 		{"subscriber secret", func(c *configs.Config) {

@@ -1,6 +1,6 @@
 package events
 
-// The custom-menu events of seed 002.
+// The custom-menu events (a tap, a scan, a picture or a place picked from a menu).
 
 // Click is pushed when a user taps a menu item of type click.
 type Click struct{ Keyed }

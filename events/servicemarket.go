@@ -5,7 +5,7 @@ import (
 	"errors"
 )
 
-// AsyncAPIResult is seed 000's push: the result of a service-market API
+// AsyncAPIResult is the push servicemarket_async_api_result: the result of a service-market API
 // invoked with async:true, sent as JSON when the provider finishes. Every
 // field is required.
 type AsyncAPIResult struct {

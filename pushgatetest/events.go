@@ -11,18 +11,26 @@ import (
 
 // Event is a stored event as the admin API shows it.
 type Event struct {
-	ID         string    `json:"id"`
-	Kind       string    `json:"kind"`
-	EventKey   string    `json:"event_key"`
-	FromUser   string    `json:"from_user"`
-	ToUser     string    `json:"to_user"`
-	MsgID      string    `json:"msg_id"`
-	Status     string    `json:"status"` // received, handled or failed
-	Attempts   int       `json:"attempts"`
-	Duplicates int       `json:"duplicates"`
-	ReceivedAt time.Time `json:"received_at"`
-	LastError  string    `json:"last_error"`
-	Reply      string    `json:"reply"` // the stored passive reply's XML
+	ID string `json:"id"`
+	// Account is the configured account that received it ("default", or
+	// the name given WithAccount).
+	Account string `json:"account"`
+	// AuthorizerAppID is the authorized account an Open Platform account
+	// received it for (Request.Authorizer); "" otherwise.
+	AuthorizerAppID string    `json:"authorizer_appid"`
+	Kind            string    `json:"kind"`
+	EventKey        string    `json:"event_key"`
+	FromUser        string    `json:"from_user"`
+	ToUser          string    `json:"to_user"`
+	MsgID           string    `json:"msg_id"`
+	Status          string    `json:"status"` // received, handled or failed
+	Attempts        int       `json:"attempts"`
+	Duplicates      int       `json:"duplicates"`
+	ReceivedAt      time.Time `json:"received_at"`
+	LastError       string    `json:"last_error"`
+	// Reply is the stored passive reply (XML, or JSON for a JSON push);
+	// Events gives its first 1 KiB only, Event all of it.
+	Reply string `json:"reply"`
 	// History holds the attempts, filled by Server.Event only.
 	History []Attempt `json:"history"`
 }

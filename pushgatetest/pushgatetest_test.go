@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pushgate/pushgate/configs"
 	"github.com/pushgate/pushgate/events"
 	"github.com/pushgate/pushgate/internal/pgtest"
 	"github.com/pushgate/pushgate/pushgatetest"
@@ -122,5 +125,30 @@ func TestEveryFixture(t *testing.T) {
 	}
 	if len(evs) == 0 || len(fixtures) < len(events.Kinds()) {
 		t.Errorf("%d events stored from %d fixtures for %d kinds", len(evs), len(fixtures), len(events.Kinds()))
+	}
+}
+
+// TestEventsCarryAccount checks that the stored events the kit reads say
+// which account (and, on an Open Platform, which authorizer) received them.
+func TestEventsCarryAccount(t *testing.T) {
+	t.Parallel()
+	srv := pushgatetest.NewServer(t, events.NewMux(),
+		pushgatetest.WithAccount(configs.Account{Name: "blog", Token: "blog-token", Mode: configs.ModePlain}),
+		pushgatetest.WithAccount(configs.Account{Name: "platform", Kind: configs.KindOpenPlatform,
+			Token: "platform-token", AppID: "wx304925fbea25bcbe", AESKey: pushgatetest.AESKey}))
+	text := func(id string) []byte {
+		return []byte(`<xml><ToUserName>gh_1</ToUserName><FromUserName>o1</FromUserName><CreateTime>1562834145</CreateTime>` +
+			`<MsgType>text</MsgType><Content>hi</Content><MsgId>` + id + `</MsgId></xml>`)
+	}
+	srv.Push(t, text("1"))
+	srv.Request(text("2")).Account("blog").Do(t)
+	srv.Request(text("3")).Account("platform").Authorizer("wxf8b4f85f3a794e77").Do(t)
+	got := map[string][2]string{}
+	for _, e := range srv.WaitHandled(t, 3) {
+		got[e.MsgID] = [2]string{e.Account, e.AuthorizerAppID}
+	}
+	want := map[string][2]string{"1": {"default", ""}, "2": {"blog", ""}, "3": {"platform", "wxf8b4f85f3a794e77"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events' (account, authorizer) by MsgId (-want +got):\n%s", diff)
 	}
 }

@@ -1,5 +1,5 @@
 // Package stream follows the stored events as they are committed: the feeds
-// of seed 002 (long poll, server-sent events, WebSocket) are views of the
+// (long poll, server-sent events, WebSocket) are views of the
 // store in id order, and this package is what they share.
 //
 // A Hub reads the events table after each commit (it is a handlers.Observer,

@@ -150,7 +150,9 @@ func TestBrowser(t *testing.T) {
 	if got := e.push(t, "text/xml", "<xml><ToUserName>gh</ToUserName><script>window.__xss=4</script>"); got != 400 {
 		t.Fatalf("a malformed push = %d, want 400", got)
 	}
-	bigRefused := "<xml><Junk>" + strings.Repeat("0123456789", 600) + "</Junk>" // unclosed
+	// Unclosed, and ending in GBK bytes (not UTF-8): the download must give
+	// them back byte for byte.
+	bigRefused := "<xml><Junk>" + strings.Repeat("0123456789", 600) + "\xb9\xab\xd6\xda</Junk>"
 	if got := e.push(t, "text/xml", bigRefused); got != 400 {
 		t.Fatalf("a long malformed push = %d, want 400", got)
 	}

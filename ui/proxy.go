@@ -8,8 +8,10 @@ import (
 )
 
 // adminPrefixes are the admin routes a session may call through
-// /ui/api/v1/...; anything else is 404 there.
-var adminPrefixes = []string{"/v1/events", "/v1/replay", "/v1/rejected", "/v1/deliveries", "/v1/accounts"}
+// /ui/api/v1/...; anything else is 404 there. (/v1/accounts/... is an API
+// route: the session's admin token would only get 401, which the pages
+// take for an ended session.)
+var adminPrefixes = []string{"/v1/events", "/v1/replay", "/v1/rejected", "/v1/deliveries"}
 
 // streamPath is the live feed, an API route: forwarded with the API token.
 const streamPath = "/v1/stream"

@@ -14,7 +14,7 @@ import (
 )
 
 // send posts one sample push (a fixture, by name) to /wechat in process,
-// signed with the WeChat token, and answers {"name", "status", "answer"}.
+// signed with the WeChat token (and sealed by Options.SealPush), and answers {"name", "status", "answer"}.
 // It exists only in development mode (Options.Dev).
 func (in *Inspector) send(c *gin.Context) {
 	var req struct {
@@ -37,7 +37,15 @@ func (in *Inspector) send(c *gin.Context) {
 	stamp := strconv.FormatInt(in.opts.Now().Unix(), 10)
 	nonce := randomHex(8)
 	q := url.Values{"timestamp": {stamp}, "nonce": {nonce}, "signature": {signature(in.opts.WeChatToken, stamp, nonce)}}
-	push, err := http.NewRequestWithContext(c.Request.Context(), http.MethodPost, "/wechat?"+q.Encode(), bytes.NewReader(p.Body))
+	body := p.Body
+	if in.opts.SealPush != nil {
+		var extra url.Values
+		body, extra = in.opts.SealPush(p.Body, p.Format, stamp, nonce)
+		for k, v := range extra {
+			q[k] = v
+		}
+	}
+	push, err := http.NewRequestWithContext(c.Request.Context(), http.MethodPost, "/wechat?"+q.Encode(), bytes.NewReader(body))
 	if err != nil {
 		c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": err.Error()})
 		return

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -94,10 +95,14 @@ func (in *Inspector) lookup(c *gin.Context) *session {
 	return in.sessions.get(id)
 }
 
+// setCookie sets the session cookie; Secure when the browser came over
+// TLS, to pushgate or to a proxy in front of it that says so with
+// X-Forwarded-Proto (the header can only add the restriction).
 func (in *Inspector) setCookie(c *gin.Context, value string, maxAge int) {
+	secure := c.Request.TLS != nil || strings.EqualFold(c.GetHeader("X-Forwarded-Proto"), "https")
 	http.SetCookie(c.Writer, &http.Cookie{
 		Name: cookieName, Value: value, Path: "/ui", MaxAge: maxAge,
-		HttpOnly: true, Secure: c.Request.TLS != nil, SameSite: http.SameSiteStrictMode,
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteStrictMode,
 	})
 }
 

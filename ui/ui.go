@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -47,6 +48,11 @@ type Options struct {
 	// WeChatToken. Only for development servers.
 	Dev         bool
 	WeChatToken string
+	// SealPush, when not nil, seals each push of that panel as the default
+	// account's safe mode needs, for the given timestamp and nonce: it
+	// returns the body to post and the query parameters to add
+	// (encrypt_type, msg_signature). Nil posts them in plaintext.
+	SealPush func(body []byte, format, timestamp, nonce string) ([]byte, url.Values)
 	// SessionTTL is how long a login lasts; 0 means 12 hours.
 	SessionTTL time.Duration
 	// Handler serves the proxied admin and API calls; nil means the engine
@@ -106,7 +112,7 @@ func (in *Inspector) Routes(r, _, _ gin.IRouter) {
 	r.GET("/ui", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/ui/") })
 	g := r.Group("/ui", securityHeaders)
 	static, _ := fs.Sub(staticFS, "static")
-	g.StaticFS("/static", http.FS(static))
+	g.StaticFS("/static", filesOnly{http.FS(static)})
 	g.GET("/login", in.loginForm)
 	g.POST("/login", in.login)
 	g.POST("/logout", in.logout)
@@ -175,3 +181,18 @@ func (in *Inspector) render(c *gin.Context, status int, name string, d pageData)
 
 // samplePush is a fixture the dev panel can send.
 type samplePush = fixtures.Push
+
+// filesOnly serves the files of fs and no directory listing.
+type filesOnly struct{ http.FileSystem }
+
+func (f filesOnly) Open(name string) (http.File, error) {
+	file, err := f.FileSystem.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := file.Stat(); err != nil || st.IsDir() {
+		file.Close()
+		return nil, fs.ErrNotExist
+	}
+	return file, nil
+}

@@ -20,14 +20,16 @@ func TestLogin(t *testing.T) {
 		name       string
 		token      string
 		origin     string
+		proto      string // X-Forwarded-Proto, set by a TLS-terminating proxy
 		wantStatus int
 		wantCookie bool
 	}{
-		{"right token", adminToken, "", http.StatusSeeOther, true},
-		{"right token, same origin", adminToken, "SELF", http.StatusSeeOther, true},
-		{"wrong token", "admin-ui-tokem", "", http.StatusUnauthorized, false},
-		{"no token", "", "", http.StatusUnauthorized, false},
-		{"cross-site form", adminToken, "http://evil.example", http.StatusForbidden, false},
+		{"right token", adminToken, "", "", http.StatusSeeOther, true},
+		{"right token, same origin", adminToken, "SELF", "", http.StatusSeeOther, true},
+		{"right token, behind a TLS proxy", adminToken, "", "https", http.StatusSeeOther, true},
+		{"wrong token", "admin-ui-tokem", "", "", http.StatusUnauthorized, false},
+		{"no token", "", "", "", http.StatusUnauthorized, false},
+		{"cross-site form", adminToken, "http://evil.example", "", http.StatusForbidden, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -37,6 +39,9 @@ func TestLogin(t *testing.T) {
 				req.Header.Set("Origin", e.URL)
 			} else if tt.origin != "" {
 				req.Header.Set("Origin", tt.origin)
+			}
+			if tt.proto != "" {
+				req.Header.Set("X-Forwarded-Proto", tt.proto)
 			}
 			resp, err := client(t).Do(req)
 			if err != nil {
@@ -60,6 +65,9 @@ func TestLogin(t *testing.T) {
 			c := cookies[0]
 			if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/ui" || strings.Contains(c.Value, adminToken) {
 				t.Errorf("session cookie = %+v, want HttpOnly, SameSite=Strict, Path=/ui and not the token", c)
+			}
+			if want := tt.proto == "https"; c.Secure != want {
+				t.Errorf("session cookie Secure = %v, want %v (X-Forwarded-Proto %q)", c.Secure, want, tt.proto)
 			}
 			if loc := resp.Header.Get("Location"); loc != "/ui/" {
 				t.Errorf("Location = %q, want /ui/", loc)
@@ -94,6 +102,9 @@ func TestPagesNeedSession(t *testing.T) {
 	if status, _ := e.get(t, c, "/ui/send"); status != http.StatusNotFound {
 		t.Errorf("GET /ui/send outside dev mode = %d, want 404", status)
 	}
+	if status, body := e.get(t, c, "/ui/static/"); status != http.StatusNotFound {
+		t.Errorf("GET /ui/static/ = %d %.100q, want 404 (no directory listing)", status, body)
+	}
 }
 
 // TestProxy checks what a session may call through /ui/api and that every
@@ -126,6 +137,7 @@ func TestProxy(t *testing.T) {
 		{"refused pushes", "GET", "/ui/api/v1/rejected", nil, 200},
 		{"deliveries", "GET", "/ui/api/v1/deliveries", nil, 200},
 		{"not an admin route", "GET", "/ui/api/v1/results/x", nil, 404},
+		{"an API route (the admin token cannot open it)", "GET", "/ui/api/v1/accounts/default/component_verify_ticket", nil, 404},
 		{"dot-dot", "GET", "/ui/api/v1/events/../results/x", nil, 404},
 		{"replay without CSRF token", "POST", replay, nil, 403},
 		{"replay with a wrong CSRF token", "POST", replay, map[string]string{"X-CSRF-Token": strings.Repeat("0", 64)}, 403},

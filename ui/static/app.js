@@ -358,15 +358,18 @@ async function pageRejected() {
   if (!page.rejected.length) status('No refused pushes.');
 }
 
-// downloadRaw saves the whole body; when the listing cut it, the body comes
-// from the refused push's own route.
+// downloadRaw saves the whole stored body, byte for byte, from the refused
+// push's /raw route (the JSON of a listing holds text: bytes that are not
+// UTF-8, a GBK body for one, would come back changed).
 async function downloadRaw(r) {
-  let raw = r.raw || '';
-  const size = r.raw_size ?? r.size ?? r.raw_len;
-  if (r.raw_truncated || r.truncated || (typeof size === 'number' && size > raw.length)) {
-    try { const full = await api('GET', '/v1/rejected/' + encodeURIComponent(r.id)); raw = full.raw || raw; } catch (err) { status(err.message, true); }
-  }
-  const url = URL.createObjectURL(new Blob([raw], { type: 'application/octet-stream' }));
+  let body;
+  try {
+    const resp = await fetch('/ui/api/v1/rejected/' + encodeURIComponent(r.id) + '/raw', { credentials: 'same-origin' });
+    if (resp.status === 401) { location.assign('/ui/login'); return; }
+    if (!resp.ok) throw new Error(resp.status + ' ' + resp.statusText);
+    body = await resp.blob();
+  } catch (err) { status(err.message, true); return; }
+  const url = URL.createObjectURL(new Blob([body], { type: 'application/octet-stream' }));
   const a = el('a', { href: url, download: 'rejected-' + r.id + '.body' });
   document.body.append(a); a.click(); a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10000);
