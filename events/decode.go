@@ -8,6 +8,7 @@ import (
 	"mime"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/beevik/etree"
 )
@@ -183,6 +184,9 @@ func parseJSON(body []byte) (value, error) {
 		}
 		return value{}, &MalformedError{Format: JSON, Reason: reason}
 	}
+	if reason := lossyText(trimmed); reason != "" {
+		return value{}, &MalformedError{Format: JSON, Reason: reason}
+	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(trimmed, &obj); err != nil {
 		return value{}, &MalformedError{Format: JSON, Reason: err.Error()}
@@ -241,4 +245,56 @@ func repeatedHeader(root value) []FieldError {
 		}
 	}
 	return bad
+}
+
+// lossyText says why body (valid JSON) holds text that Go's decoder would
+// replace by U+FFFD: bytes that are not UTF-8, or a \u escape of half a
+// surrogate pair. Two pushes that differ only there would decode alike and
+// be taken for one another, so such a body is refused. "" when none.
+func lossyText(body []byte) string {
+	if !utf8.Valid(body) {
+		return "text is not valid UTF-8"
+	}
+	// In valid JSON a backslash only ever starts an escape inside a string.
+	for i := 0; i < len(body); i++ {
+		if body[i] != '\\' {
+			continue
+		}
+		i++
+		if body[i] != 'u' {
+			continue
+		}
+		r := hexRune(body[i+1 : i+5])
+		i += 4
+		switch {
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return "a \\u escape holds half a surrogate pair"
+		case r >= 0xD800 && r <= 0xDBFF:
+			if i+6 >= len(body) || body[i+1] != '\\' || body[i+2] != 'u' {
+				return "a \\u escape holds half a surrogate pair"
+			}
+			if lo := hexRune(body[i+3 : i+7]); lo < 0xDC00 || lo > 0xDFFF {
+				return "a \\u escape holds half a surrogate pair"
+			}
+			i += 6
+		}
+	}
+	return ""
+}
+
+// hexRune reads four hex digits (json.Valid has checked them).
+func hexRune(h []byte) rune {
+	var r rune
+	for _, c := range h {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		}
+	}
+	return r
 }
