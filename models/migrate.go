@@ -9,9 +9,12 @@ import (
 	"gorm.io/gorm"
 )
 
-// migrateLockKey is the PostgreSQL advisory lock that serialises the
-// migrations of replicas starting at the same time.
-const migrateLockKey int64 = 0x70757368676174 // "pushgat"
+// migrateLockClass is the first key of the PostgreSQL advisory lock that
+// serialises the migrations of replicas starting at the same time; the
+// second is a hash of the schema they migrate, so that stores in other
+// schemas of one database (tests, several deployments) do not wait for
+// each other.
+const migrateLockClass int32 = 0x70757368 // "push"
 
 var (
 	registryMu sync.Mutex
@@ -41,7 +44,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	models := allModels()
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if s.driver == DriverPostgres {
-			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", migrateLockKey).Error; err != nil {
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(?, hashtext(current_schema()))", migrateLockClass).Error; err != nil {
 				return err
 			}
 		}
