@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -39,6 +40,9 @@ type heldStream struct {
 	conn net.Conn
 	raw  bool
 	sub  *stream.Sub
+	// sys is conn's descriptor, written without waiting (see writeNow);
+	// nil where that is not possible: writes then wait poolWriteWait.
+	sys syscall.RawConn
 
 	mu        sync.Mutex
 	running   bool // queued, being drained, or finishing a write
@@ -72,6 +76,12 @@ func (f Feed) holdStream(c *gin.Context, q feedQuery) {
 	if _, err := conn.Write([]byte(head)); err != nil {
 		s.end("")
 		return
+	}
+	if sc, ok := conn.(syscall.Conn); ok && directWrites {
+		if rc, err := sc.SyscallConn(); err == nil {
+			conn.SetWriteDeadline(time.Time{}) // writeNow does not wait
+			s.sys = rc
+		}
 	}
 	s.kick() // the first events come from the store
 }
@@ -123,6 +133,7 @@ const poolWriteWait = 20 * time.Millisecond
 type drainScratch struct {
 	items []*stream.Item
 	bufs  net.Buffers
+	out   []byte // writeNow's
 }
 
 // drain writes what the subscription has, once, on a writer of the pool;
@@ -165,21 +176,26 @@ func (s *heldStream) drain(sc *drainScratch) {
 	}
 	if len(bufs) > 0 {
 		now := time.Now()
-		s.conn.SetWriteDeadline(now.Add(poolWriteWait))
-		all := bufs // WriteTo consumes bufs
-		_, err := bufs.WriteTo(s.conn)
+		all := bufs
 		var rest net.Buffers
-		if err != nil && !done && errors.Is(err, os.ErrDeadlineExceeded) {
-			rest = slices.Clone(bufs)
+		var err error
+		if s.sys != nil {
+			rest, err = writeNow(s.sys, sc, bufs)
+		} else {
+			s.conn.SetWriteDeadline(now.Add(poolWriteWait))
+			_, err = bufs.WriteTo(s.conn) // consumes bufs
+			if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+				rest, err = slices.Clone(bufs), nil
+			}
 		}
 		clear(all)
 		sc.bufs = all[:0]
 		s.mu.Lock()
 		s.lastWrite = now
 		s.mu.Unlock()
-		if rest != nil {
+		if rest != nil && err == nil {
 			// The client reads slowly: finish on a goroutine of its own.
-			go s.finish(rest)
+			go s.finish(rest, done)
 			return
 		}
 		if err != nil {
@@ -209,12 +225,16 @@ func (s *heldStream) next(more bool) {
 }
 
 // finish writes the rest of a write that did not complete on the pool, with
-// the patience of feedWriteTimeout, then returns the stream to the pool.
-func (s *heldStream) finish(rest net.Buffers) {
+// the patience of feedWriteTimeout, then returns the stream to the pool, or
+// ends it if it was its last write.
+func (s *heldStream) finish(rest net.Buffers, last bool) {
 	s.conn.SetWriteDeadline(time.Now().Add(feedWriteTimeout))
-	if _, err := rest.WriteTo(s.conn); err != nil {
+	if _, err := rest.WriteTo(s.conn); err != nil || last {
 		s.end("")
 		return
+	}
+	if s.sys != nil {
+		s.conn.SetWriteDeadline(time.Time{})
 	}
 	s.mu.Lock()
 	s.lastWrite = time.Now()
