@@ -64,6 +64,11 @@ func (f Feed) holdStream(c *gin.Context, q feedQuery) {
 	// net/http's buffers for this connection: ours now, and not needed.
 	*rw.Reader, *rw.Writer = bufio.Reader{}, bufio.Writer{}
 	s := &heldStream{f: f, conn: conn, raw: q.raw}
+	if sc, ok := conn.(syscall.Conn); ok && directWrites {
+		if rc, err := sc.SyscallConn(); err == nil {
+			s.sys = rc
+		}
+	}
 	s.sub = f.Hub.SubscribeFunc(q.filter, q.after, s.kick)
 	s.mu.Lock()
 	s.lastWrite = time.Now()
@@ -77,11 +82,8 @@ func (f Feed) holdStream(c *gin.Context, q feedQuery) {
 		s.end("")
 		return
 	}
-	if sc, ok := conn.(syscall.Conn); ok && directWrites {
-		if rc, err := sc.SyscallConn(); err == nil {
-			conn.SetWriteDeadline(time.Time{}) // writeNow does not wait
-			s.sys = rc
-		}
+	if s.sys != nil {
+		conn.SetWriteDeadline(time.Time{}) // writeNow does not wait
 	}
 	s.kick() // the first events come from the store
 }
