@@ -68,7 +68,7 @@ func (f Feed) sse(c *gin.Context) {
 		}
 		switch {
 		case err == nil:
-			b := appendSSE(nil, it, q.raw)
+			b := it.SSE(q.raw)
 			if _, err := w.Write(b); err != nil {
 				return
 			}

@@ -242,3 +242,49 @@ func TestNowCoversAcknowledgedEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestPublishBatches: right after a publish, the events that follow wait
+// for the gap of Options.Batch and go out together; after a quiet spell an
+// event goes out at once.
+func TestPublishBatches(t *testing.T) {
+	t.Parallel()
+	const gap = 3 * time.Second
+	h, s := newHub(t, stream.Options{Batch: gap, PerSubscriber: gap})
+	sub := h.Subscribe(models.EventFilter{}, h.Cursor())
+	defer sub.Close()
+	if it, err := sub.TryNext(context.Background()); it != nil || err != nil {
+		t.Fatalf("TryNext() = %v, %v before any event, want nothing", it, err)
+	}
+	if got := h.Subscribers(); got != 1 {
+		t.Fatalf("Subscribers() = %d, want 1 (live)", got)
+	}
+	a := save(t, h, s, "CLICK", "a")
+	if diff := cmp.Diff([]string{"a"}, next(t, sub, 1)); diff != "" {
+		t.Errorf("first event (-want +got):\n%s", diff)
+	}
+	for _, k := range []string{"b", "c", "d"} {
+		save(t, h, s, "CLICK", k)
+	}
+	time.Sleep(gap / 6)
+	if got := h.Cursor(); got != a {
+		t.Errorf("Cursor() = %d %v after a publish, want %d (a) until the gap passed", got, gap/6, a)
+	}
+	if diff := cmp.Diff([]string{"b"}, next(t, sub, 1)); diff != "" {
+		t.Errorf("burst (-want +got):\n%s", diff)
+	}
+	if got := sub.Buffered(); got != 2 {
+		t.Errorf("Buffered() = %d after the burst's first event, want 2 (one publish)", got)
+	}
+	if diff := cmp.Diff([]string{"c", "d"}, next(t, sub, 2)); diff != "" {
+		t.Errorf("burst (-want +got):\n%s", diff)
+	}
+	time.Sleep(gap)
+	start := time.Now()
+	save(t, h, s, "CLICK", "e")
+	if diff := cmp.Diff([]string{"e"}, next(t, sub, 1)); diff != "" {
+		t.Errorf("after a quiet spell (-want +got):\n%s", diff)
+	}
+	if took := time.Since(start); took > gap/2 {
+		t.Errorf("an event after a quiet spell took %v, want it at once", took)
+	}
+}

@@ -16,8 +16,15 @@ type Item struct {
 	Kind  string // the event's kind, e.g. "event.CLICK"
 	Event *models.Event
 
-	once, rawOnce sync.Once
-	json, rawJSON []byte
+	forms [2]itemForm // without, with the raw body
+}
+
+// itemForm is one variant of an item, rendered once: its server-sent event,
+// whose data line is its JSON.
+type itemForm struct {
+	once  sync.Once
+	frame []byte // "id: ID\nevent: KIND\ndata: JSON\n\n"
+	json  []byte // frame's JSON
 }
 
 func newItem(e *models.Event) *Item { return &Item{ID: e.ID, Kind: e.Kind, Event: e} }
@@ -25,13 +32,34 @@ func newItem(e *models.Event) *Item { return &Item{ID: e.ID, Kind: e.Kind, Event
 // JSON returns the item as the admin API's GET /v1/events/{id} shows the
 // event, without its dispatch history; the raw body is included only when
 // raw is true (otherwise "raw" is empty). It is rendered once per variant.
-func (it *Item) JSON(raw bool) []byte {
+func (it *Item) JSON(raw bool) []byte { return it.form(raw).json }
+
+// SSE returns the item as one event of a text/event-stream: "id:" its id,
+// "event:" its kind, "data:" its JSON (see JSON), and the blank line that
+// ends it. It is rendered once per variant and shared by every stream that
+// carries it, so that a fan-out to many streams copies nothing.
+func (it *Item) SSE(raw bool) []byte { return it.form(raw).frame }
+
+func (it *Item) form(raw bool) *itemForm {
+	f := &it.forms[0]
 	if raw {
-		it.rawOnce.Do(func() { it.rawJSON = render(it.Event, true) })
-		return it.rawJSON
+		f = &it.forms[1]
 	}
-	it.once.Do(func() { it.json = render(it.Event, false) })
-	return it.json
+	f.once.Do(func() {
+		js := render(it.Event, raw)
+		b := make([]byte, 0, len(js)+len(it.Kind)+48)
+		b = append(b, "id: "...)
+		b = strconv.AppendInt(b, it.ID, 10)
+		b = append(b, "\nevent: "...)
+		b = append(b, it.Kind...)
+		b = append(b, "\ndata: "...)
+		head := len(b)
+		b = append(b, js...)
+		end := len(b)
+		f.frame = append(b, "\n\n"...)
+		f.json = f.frame[head:end:end]
+	})
+	return f
 }
 
 // View is the JSON form of a stored event: the admin API's GET

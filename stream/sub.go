@@ -20,6 +20,7 @@ type Sub struct {
 	filter models.EventFilter // guarded by h.mu
 	m      models.Matcher     // filter, compiled; guarded by h.mu
 	key    indexKey           // where h.subs holds s; guarded by h.mu
+	staged []*Item            // publish's, for s; guarded by h.mu
 	live   atomic.Bool        // in h.subs; changed under h.mu
 	cursor int64              // id of the last event Next returned
 	page   []*Item            // read from the store, not yet returned
@@ -238,17 +239,17 @@ func (s *Sub) applyFilter() error {
 	return nil
 }
 
-// offer queues it for s; it reports false (and marks s slow, dropping its
-// buffer) when the buffer is full. The hub holds h.mu.
-func (s *Sub) offer(it *Item, limit int) bool {
+// offer queues items for s; it reports false (and marks s slow, dropping
+// its buffer) when they overflow it. The hub holds h.mu.
+func (s *Sub) offer(items []*Item, limit int) bool {
 	s.mu.Lock()
-	if len(s.buf) >= limit {
+	if len(s.buf)+len(items) > limit {
 		s.slow, s.buf = true, nil
 		s.mu.Unlock()
 		s.wake()
 		return false
 	}
-	s.buf = append(s.buf, it)
+	s.buf = append(s.buf, items...)
 	s.mu.Unlock()
 	s.wake()
 	return true
