@@ -3,6 +3,8 @@ package pushgate
 import (
 	"context"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/pushgate/pushgate/bridge"
 	"github.com/pushgate/pushgate/configs"
 	"github.com/pushgate/pushgate/events"
@@ -23,16 +25,21 @@ type part struct {
 // wrapped in the middleware), once the store is open.
 func (s *Service) wire(cfg *configs.Config, mux *events.Mux, o *options) error {
 	log, store := o.log, s.store
-	notifier := notify.New(store, cfg.Notify, cfg.NotifySubscribers(), notify.Options{Logger: log, Now: o.now})
+	own := handlers.NewRegistry()
+	var reg prometheus.Registerer = own
+	if o.registerer != nil {
+		reg = teeRegisterer{own: own, theirs: o.registerer}
+	}
+	notifier := notify.New(store, cfg.Notify, cfg.NotifySubscribers(), notify.Options{Logger: log, Now: o.now, Registerer: reg})
 	s.parts = append(s.parts, part{notifier.Start, notifier.Close})
 
-	br, err := bridge.New(store, cfg, bridge.Options{Logger: log, Notifier: notifier, Now: o.now})
+	br, err := bridge.New(store, cfg, bridge.Options{Logger: log, Notifier: notifier, Now: o.now, Registerer: reg})
 	if err != nil {
 		return err
 	}
 	s.parts = append(s.parts, part{br.Start, br.Close})
 
-	hub := stream.New(store, stream.Options{Logger: log})
+	hub := stream.New(store, stream.Options{Logger: log, Registerer: reg})
 	s.parts = append(s.parts, part{func(ctx context.Context) error {
 		if err := hub.Start(ctx); err != nil {
 			return err
@@ -42,12 +49,14 @@ func (s *Service) wire(cfg *configs.Config, mux *events.Mux, o *options) error {
 	}, hub.Close})
 
 	s.server, err = handlers.New(handlers.Deps{
-		Config:    cfg,
-		Store:     store,
-		Mux:       mux,
-		Logger:    log,
-		Now:       o.now,
-		Observers: []handlers.Observer{br, notifier, hub},
+		Config:     cfg,
+		Store:      store,
+		Mux:        mux,
+		Logger:     log,
+		Now:        o.now,
+		Registerer: reg,
+		Gatherer:   own,
+		Observers:  []handlers.Observer{br, notifier, hub},
 		Features: append([]handlers.Feature{
 			handlers.Results{Bridge: br, MaxWait: cfg.Results.MaxWait, Logger: log},
 			handlers.Sync{Bridge: br, BodyLimit: cfg.BodyLimit, Logger: log},

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -39,7 +40,12 @@ type task struct {
 //   - 400: req is invalid (Error says why; the error wraps ErrInvalidRequest);
 //   - 504: req gave no timeout and the default one passed;
 //   - 500 or 503: the store failed, or the Bridge is closing.
-func (b *Bridge) Sync(ctx context.Context, req SyncRequest) (SyncResponse, int) {
+func (b *Bridge) Sync(ctx context.Context, req SyncRequest) (resp SyncResponse, status int) {
+	mode := "sync"
+	if req.NotifyURL != "" {
+		mode = "async"
+	}
+	defer func() { b.syncs.WithLabelValues(mode, strconv.Itoa(status)).Inc() }()
 	tasks, err := b.validate(&req)
 	if err != nil {
 		return SyncResponse{Error: err.Error()}, http.StatusBadRequest
@@ -101,6 +107,11 @@ func (b *Bridge) runTasks(ctx context.Context, tasks []*task) ([]OpResult, bool)
 		wg.Go(func() { ops[i], timedOut[i] = b.runTask(ctx, t) })
 	}
 	wg.Wait()
+	for _, t := range timedOut {
+		if t {
+			b.timeouts.Inc()
+		}
+	}
 	return ops, slices.Contains(timedOut, true)
 }
 

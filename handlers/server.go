@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pushgate/pushgate/configs"
 	"github.com/pushgate/pushgate/events"
@@ -46,6 +47,11 @@ type Deps struct {
 	Now func() time.Time
 	// Gauges are read at each scrape of /metrics (waiters of the bridge, say).
 	Gauges []Gauge
+	// Registerer takes the server's collectors; Gatherer is what GET
+	// /metrics serves. Both nil: a registry of the server's own (NewRegistry).
+	// One given without the other is an error.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
 }
 
 // Gauge is a value /metrics reports as a Prometheus gauge named Name.
@@ -62,6 +68,7 @@ type Server struct {
 	log       *slog.Logger
 	observers []Observer
 	gauges    []Gauge
+	gatherer  prometheus.Gatherer
 	now       func() time.Time
 	engine    *gin.Engine
 	inflight  inflight
@@ -91,8 +98,15 @@ func New(d Deps) (*Server, error) {
 	if d.Mux == nil {
 		missing = append(missing, "Mux")
 	}
+	if (d.Registerer == nil) != (d.Gatherer == nil) {
+		missing = append(missing, "Registerer and Gatherer together")
+	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("handlers: New: Deps lacks %s", strings.Join(missing, ", "))
+	}
+	if d.Registerer == nil {
+		reg := NewRegistry()
+		d.Registerer, d.Gatherer = reg, reg
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
@@ -108,11 +122,15 @@ func New(d Deps) (*Server, error) {
 		log:       d.Logger,
 		observers: d.Observers,
 		gauges:    d.Gauges,
+		gatherer:  d.Gatherer,
 		now:       d.Now,
 		engine:    gin.New(),
 		inflight:  newInflight(),
 		metrics:   newMetrics(),
 		refusals:  newRefusals(d.Config.Refused),
+	}
+	if err := s.registerMetrics(d.Registerer); err != nil {
+		return nil, fmt.Errorf("handlers: New: registering metrics: %w", err)
 	}
 	s.maxSkew = d.Config.MaxSkewOrDefault()
 	s.accounts = make(map[string]*account)
@@ -135,7 +153,7 @@ func New(d Deps) (*Server, error) {
 	s.engine.POST("/wechat/:account", s.receive)
 	s.engine.POST("/wechat/:account/:authorizer", s.receive)
 	s.engine.GET("/healthz", s.healthz)
-	s.engine.GET("/metrics", s.metricsHandler)
+	s.engine.GET("/metrics", s.metricsHandler())
 
 	api := s.engine.Group("/", bearer(d.Config.APIToken, "api"))
 	admin := s.engine.Group("/", bearer(d.Config.AdminToken, "admin"))

@@ -176,6 +176,7 @@ func (s *Server) receive(c *gin.Context) {
 	}
 	if saved.Duplicate {
 		s.metrics.pushes.inc("duplicate")
+		s.metrics.stored.WithLabelValues(acct.name, s.metrics.kinds.label(meta.Kind), "duplicate").Inc()
 		if acct.successOnly(authorizer) {
 			s.answer(c, nil)
 			return
@@ -184,6 +185,7 @@ func (s *Server) receive(c *gin.Context) {
 		return
 	}
 	s.metrics.pushes.inc("accepted")
+	s.metrics.stored.WithLabelValues(acct.name, s.metrics.kinds.label(meta.Kind), "accepted").Inc()
 	for _, o := range s.observers {
 		o.Accepted(c.Request.Context(), saved.ID, e)
 	}
@@ -297,6 +299,7 @@ func (s *Server) lateSave(saved models.Saved, err error, e events.Event, info ev
 		return
 	}
 	s.metrics.pushes.inc("accepted_late")
+	s.metrics.stored.WithLabelValues(info.Account, s.metrics.kinds.label(e.Kind()), "accepted_late").Inc()
 	for _, o := range s.observers {
 		o.Accepted(context.Background(), saved.ID, e)
 	}
@@ -354,17 +357,23 @@ func (s *Server) dispatch(ctx context.Context, e events.Event, info events.Info,
 		err = nil
 	}
 	a := models.Attempt{EventID: id, Started: start, Duration: s.now().Sub(start), Replay: replay}
+	kind := s.metrics.kinds.label(e.Kind())
+	s.metrics.runSeconds.WithLabelValues(kind).Observe(a.Duration.Seconds())
+	outcome := "handled"
+	defer func() {
+		s.metrics.dispatch.inc(outcome)
+		s.metrics.runs.WithLabelValues(kind, outcome).Inc()
+	}()
 	var rendered []byte
 	if err != nil {
 		a.Err = err.Error()
 		if d, retry := events.RetryDelay(err); retry && info.Attempt < events.MaxAttempts {
 			a.RetryAt = s.now().Add(d)
-			s.metrics.dispatch.inc("retry")
+			outcome = "retry"
 		} else {
-			s.metrics.dispatch.inc("failed")
+			outcome = "failed"
 		}
 	} else {
-		s.metrics.dispatch.inc("handled")
 		if reply != nil {
 			rendered = events.RenderFor(reply, e, s.now())
 			a.Reply = rendered

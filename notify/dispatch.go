@@ -139,6 +139,18 @@ func (n *Notifier) deliver(d models.Delivery) {
 		o.NextAttemptAt, _ = n.schedule.NextAt(attempt)
 	}
 	err := n.record(o)
+	outcome := "success"
+	switch {
+	case errors.Is(err, models.ErrLeaseLost):
+		outcome = "lease_lost"
+	case err != nil:
+		outcome = "record_failed"
+	case res.err != "" && o.NextAttemptAt.IsZero():
+		outcome = "dead"
+	case res.err != "":
+		outcome = "retry"
+	}
+	n.metrics.attempt(outcome, attempt, o.Duration)
 	switch {
 	case errors.Is(err, models.ErrLeaseLost):
 		n.log.Warn("notify: attempt recorded after its lease ended", "delivery", d.ID, "attempt", attempt)

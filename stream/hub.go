@@ -23,6 +23,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/pushgate/pushgate/events"
 	"github.com/pushgate/pushgate/models"
 )
@@ -52,6 +54,9 @@ type Options struct {
 	// Poll is how often the hub looks at the store without a wake-up, in
 	// case one was lost. Default 2 s.
 	Poll time.Duration
+	// Registerer takes the hub's metrics (subscribers dropped as slow
+	// consumers); nil: none are registered.
+	Registerer prometheus.Registerer
 }
 
 // Hub fans committed events out to subscribers and held long polls.
@@ -61,6 +66,7 @@ type Hub struct {
 	buffer int
 	settle time.Duration
 	poll   time.Duration
+	slow   prometheus.Counter // subscribers dropped as slow consumers
 
 	wake     chan struct{} // cap 1: look at the store
 	announce chan struct{} // cap 1: tell other replicas (PostgreSQL)
@@ -83,6 +89,12 @@ type Hub struct {
 
 // New returns a Hub over store; Start it before use.
 func New(store *models.Store, opt Options) *Hub {
+	slow := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "pushgate_feed_slow_consumers_total", Help: "Feed subscribers dropped because their buffer overflowed (they resume from the store).",
+	})
+	if opt.Registerer != nil {
+		opt.Registerer.MustRegister(slow)
+	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
@@ -97,7 +109,7 @@ func New(store *models.Store, opt Options) *Hub {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Hub{
-		store: store, log: opt.Logger, buffer: opt.Buffer, settle: max(opt.Settle, 0), poll: opt.Poll,
+		store: store, log: opt.Logger, buffer: opt.Buffer, slow: slow, settle: max(opt.Settle, 0), poll: opt.Poll,
 		wake: make(chan struct{}, 1), announce: make(chan struct{}, 1),
 		waiters: make(map[*waiter]struct{}), moved: make(chan struct{}),
 		done: make(chan struct{}), ctx: ctx, cancel: cancel,
@@ -288,6 +300,7 @@ func (h *Hub) publish(rows []models.Event) {
 	for _, it := range items {
 		h.subs.match(it.Event, func(s *Sub) {
 			if s.m.Match(it.Event) && !s.offer(it, h.buffer) {
+				h.slow.Inc()
 				h.subs.remove(s)
 				s.live.Store(false)
 			}
