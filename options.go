@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"gorm.io/gorm"
 
 	"github.com/pushgate/pushgate/events"
@@ -24,10 +25,12 @@ type options struct {
 	routes     []handlers.Feature
 	gauges     []handlers.Gauge
 	registerer prometheus.Registerer // WithRegisterer
-	db         *sql.DB               // WithDB, WithGORM: the caller's pool
-	dbDriver   string                // WithGORM: its dialector's name
-	dbErr      error                 // WithGORM: the pool could not be had
-	dev        bool                  // serve --dev: the inspector's send panel
+	// tracerProvider: WithTracerProvider's, else one from OTEL_* variables.
+	tracerProvider trace.TracerProvider
+	db             *sql.DB // WithDB, WithGORM: the caller's pool
+	dbDriver       string  // WithGORM: its dialector's name
+	dbErr          error   // WithGORM: the pool could not be had
+	dev            bool    // serve --dev: the inspector's send panel
 }
 
 func (o *options) setDefaults(logLevel string) {

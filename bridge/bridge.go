@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pushgate/pushgate/configs"
 	"github.com/pushgate/pushgate/models"
@@ -84,6 +85,10 @@ type Options struct {
 	// Registerer takes the bridge's metrics (sync requests by mode and
 	// status, tasks that timed out); nil: none are registered.
 	Registerer prometheus.Registerer
+	// TracerProvider, when set, traces each task of a sync request (its
+	// POST, which carries a W3C traceparent, and the wait for its answer)
+	// and each Await; nil: no spans.
+	TracerProvider trace.TracerProvider
 }
 
 // Bridge stores, serves and awaits results, and runs sync requests. It is safe
@@ -99,6 +104,7 @@ type Bridge struct {
 	parked   atomic.Int64 // Await calls blocked in their wait
 	syncs    *prometheus.CounterVec
 	timeouts prometheus.Counter
+	tracer   trace.Tracer // nil: no spans
 	lookups  chan *lookupJob
 
 	validity       time.Duration
@@ -162,6 +168,9 @@ func New(store *models.Store, cfg *configs.Config, opt Options) (*Bridge, error)
 		timeouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pushgate_sync_task_timeouts_total", Help: "Tasks of sync-mode requests whose process did not answer in time.",
 		}),
+	}
+	if opt.TracerProvider != nil {
+		b.tracer = opt.TracerProvider.Tracer("github.com/pushgate/pushgate/bridge")
 	}
 	if opt.Registerer != nil {
 		for _, c := range []prometheus.Collector{b.syncs, b.timeouts} {

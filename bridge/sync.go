@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+
 	"github.com/pushgate/pushgate/models"
 )
 
@@ -116,7 +118,16 @@ func (b *Bridge) runTasks(ctx context.Context, tasks []*task) ([]OpResult, bool)
 }
 
 // runTask hands t to its process and waits for the answer until ctx ends.
-func (b *Bridge) runTask(ctx context.Context, t *task) (OpResult, bool) {
+func (b *Bridge) runTask(ctx context.Context, t *task) (op OpResult, timedOut bool) {
+	ctx, span := b.span(ctx, "sync.task")
+	defer func() {
+		if timedOut {
+			failSpan(span, "timed out")
+		} else if op.Proc == ProcError {
+			failSpan(span, op.Description)
+		}
+		span.End()
+	}()
 	if err := b.post(ctx, t); err != nil && ctx.Err() == nil {
 		if res, answered := b.closeRequest(t.id, models.RequestFailed); answered {
 			return answerOp(res), false
@@ -167,6 +178,7 @@ func (b *Bridge) post(ctx context.Context, t *task) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	traceContext.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := b.client.Do(req)
 	if err != nil {
 		var ue *url.Error

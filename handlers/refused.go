@@ -86,7 +86,7 @@ func (s *Server) reject(c *gin.Context, status int, reason string, body []byte) 
 	defer cancel()
 	if err := s.store.SaveRejected(ctx, r); err != nil {
 		s.metrics.refused.inc("save_failed")
-		s.log.Error("storing rejected push", "account", r.Account, "err", err)
+		s.log.ErrorContext(ctx, "storing rejected push", "account", r.Account, "err", err)
 		return
 	}
 	s.metrics.refused.inc("kept")

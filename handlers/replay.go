@@ -45,6 +45,7 @@ func (s *Server) Redispatch(ctx context.Context, row *models.Event, replay bool)
 	start := time.Now()
 	reply := s.dispatch(ctx, e, events.Info{
 		ID: row.ID, Account: row.Account, AuthorizerAppID: row.AuthorizerAppID, Attempt: row.Attempts + 1, Replay: replay, ReceivedAt: row.ReceivedAt,
+		HTTPRequestID: row.HTTPRequestID,
 	}, true)
 	out.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 	out.Reply = string(reply)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pushgate/pushgate/configs"
 	"github.com/pushgate/pushgate/events"
@@ -52,6 +53,11 @@ type Deps struct {
 	// One given without the other is an error.
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
+	// TracerProvider, when set, traces every request (a server span, the
+	// child of an incoming traceparent) and each push's steps: decode,
+	// store, dispatch with the handler's run as a child, answer. Nil:
+	// tracing is off and costs nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Gauge is a value /metrics reports as a Prometheus gauge named Name.
@@ -69,6 +75,7 @@ type Server struct {
 	observers []Observer
 	gauges    []Gauge
 	gatherer  prometheus.Gatherer
+	tracer    trace.Tracer // nil: tracing is off
 	now       func() time.Time
 	engine    *gin.Engine
 	inflight  inflight
@@ -141,6 +148,11 @@ func New(d Deps) (*Server, error) {
 		}
 		s.accounts[a.Name] = acct
 		s.accountList = append(s.accountList, acct)
+	}
+	s.engine.Use(requestID())
+	if d.TracerProvider != nil {
+		s.tracer = d.TracerProvider.Tracer(TracerName)
+		s.engine.Use(s.traceRequests())
 	}
 	s.engine.Use(s.recoverJSON())
 	s.engine.HandleMethodNotAllowed = true

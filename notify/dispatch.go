@@ -6,6 +6,10 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/pushgate/pushgate/models"
 )
 
@@ -126,7 +130,17 @@ func (n *Notifier) deliver(d models.Delivery) {
 	}
 	attempt := d.Attempts + 1
 	started, clock := n.now(), time.Now()
-	res := n.post(n.sendCtx, t, d.URL, webhookID(d.ID), attempt, d.Body)
+	ctx, span := n.sendCtx, noSpan
+	if n.tracer != nil {
+		ctx, span = n.tracer.Start(ctx, "notify.attempt", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+			attribute.Int64("pushgate.delivery_id", d.ID), attribute.Int64("pushgate.event_id", d.EventID),
+			attribute.Int("pushgate.attempt", attempt), attribute.String("pushgate.kind", d.Kind)))
+	}
+	res := n.post(ctx, t, d.URL, webhookID(d.ID), attempt, d.Body)
+	if res.err != "" && span.IsRecording() {
+		span.SetStatus(codes.Error, res.err)
+	}
+	span.End()
 	if n.sendCtx.Err() != nil {
 		n.release(d, "stopped during the attempt")
 		return

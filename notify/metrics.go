@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pushgate/pushgate/models"
 )
@@ -90,3 +92,9 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descOldest, prometheus.GaugeValue, age)
 	ch <- prometheus.MustNewConstMetric(descDead, prometheus.GaugeValue, float64(st.Dead))
 }
+
+// noSpan records nothing: the span of an attempt when tracing is off.
+var noSpan = trace.SpanFromContext(context.Background())
+
+// traceContext writes the W3C traceparent of an attempt's span.
+var traceContext = propagation.TraceContext{}

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pushgate/pushgate/configs"
 	"github.com/pushgate/pushgate/events"
@@ -66,6 +67,9 @@ type Options struct {
 	// attempt number, the outbox's depth, oldest pending age and dead
 	// count); nil: none are registered.
 	Registerer prometheus.Registerer
+	// TracerProvider, when set, traces each delivery attempt; its POST
+	// carries the span's W3C traceparent. Nil: no spans.
+	TracerProvider trace.TracerProvider
 }
 
 // Notifier sends the outbox's deliveries. Create it with New, run it with
@@ -84,6 +88,7 @@ type Notifier struct {
 	longest  time.Duration // the longest attempt: connect + read timeout
 	cfgErr   error
 	metrics  *metrics
+	tracer   trace.Tracer // nil: no spans
 
 	pool     *pool[models.Delivery]
 	records  chan recordReq // workers' attempts, to recordLoop
@@ -139,6 +144,9 @@ func New(store *models.Store, cfg configs.Notify, subscribers []configs.Subscrib
 		scanNow:  make(chan struct{}, 1),
 		wake:     make(chan struct{}, 1),
 		metrics:  newMetrics(),
+	}
+	if opt.TracerProvider != nil {
+		n.tracer = opt.TracerProvider.Tracer("github.com/pushgate/pushgate/notify")
 	}
 	var errs []error
 	n.global, errs = newTarget("", cfg.Secret, nil, cfg.ConnectTimeout, cfg.ReadTimeout, errs)
