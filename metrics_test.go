@@ -163,6 +163,7 @@ func TestMetricsAfterScriptedRun(t *testing.T) {
 		{"pushgate_pushes_total", []string{"outcome", "duplicate"}, 1},
 		{"pushgate_pushes_total", []string{"outcome", "rejected"}, 1},
 		{"pushgate_refused_total", []string{"outcome", "kept"}, 1},
+		{"pushgate_rejected_total", []string{"status", "400"}, 1},
 		{"pushgate_events_total", []string{"account", "default", "kind", "event.CLICK", "outcome", "accepted"}, 2},
 		{"pushgate_events_total", []string{"account", "default", "kind", "event.CLICK", "outcome", "duplicate"}, 1},
 		{"pushgate_events_total", []string{"account", "default", "kind", "text", "outcome", "accepted"}, 1},

@@ -44,6 +44,7 @@ func (h histogram) observe(d time.Duration) { h.h.Observe(d.Seconds()) }
 // kindLabel; never an openid, an event key or a URL.
 type metrics struct {
 	refused     counter // refused pushes by what became of them
+	rejected    counter // refused (kept) pushes by the answer's status: their reason's class
 	pushes      counter // pushes by outcome
 	previousKey counter // pushes verified or opened with a previous token or key, by account
 	dispatch    counter // handler runs by outcome
@@ -94,6 +95,7 @@ func newMetrics() *metrics {
 	return &metrics{
 		pushes:      counter{cv("pushgate_pushes_total", "Pushes received on /wechat by outcome.", "outcome")},
 		refused:     counter{cv("pushgate_refused_total", "Refused pushes by what became of them: kept, rate_limited (counted, not stored), save_failed, dropped_retention, dropped_total_cap (oldest dropped for the total cap).", "outcome")},
+		rejected:    counter{cv("pushgate_rejected_total", "Pushes refused as malformed, by the answer's status (the class of their reason): 400 undecodable or unstorable, 401 sealed for another app, 413 over the body limit.", "status")},
 		dispatch:    counter{cv("pushgate_dispatches_total", "Handler runs by outcome.", "outcome")},
 		previousKey: counter{cv("pushgate_wechat_previous_key_total", "Pushes (and URL checks) verified or opened only with an account's previous token or EncodingAESKey.", "account")},
 		latency:     hist("pushgate_push_seconds", "Time to answer a push."),
@@ -114,7 +116,7 @@ func newMetrics() *metrics {
 func (s *Server) registerMetrics(reg prometheus.Registerer) error {
 	m := s.metrics
 	cs := []prometheus.Collector{
-		m.pushes.v, m.refused.v, m.dispatch.v, m.previousKey.v, m.latency.h, m.store.h, m.handler.h,
+		m.pushes.v, m.refused.v, m.rejected.v, m.dispatch.v, m.previousKey.v, m.latency.h, m.store.h, m.handler.h,
 		m.stored, m.runs, m.runSeconds, m.replays, m.recovered, m.sweeps,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "pushgate_store_commits_total",
