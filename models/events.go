@@ -35,12 +35,11 @@ type NewEvent struct {
 	FromUser, ToUser               string
 	CreateTime                     int64
 	MsgID, RequestID               string
-	// HTTPRequestID is the id of the HTTP request that delivered the push.
-	HTTPRequestID string
-	Format        string    // "xml" | "json"
-	Payload       []byte    // decoded event as JSON
-	Raw           []byte    // body exactly as received
-	ReceivedAt    time.Time // zero = the Store's clock
+	Format                         string    // "xml" | "json"
+	Payload                        []byte    // decoded event as JSON
+	Raw                            []byte    // body exactly as received
+	ReceivedAt                     time.Time // zero = the Store's clock
+	HTTPRequestID                  string    // the id of the HTTP request that delivered the push
 	// Expected says the caller announced this save with ExpectSave; saving
 	// it (or failing to) ends the announcement.
 	Expected bool

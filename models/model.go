@@ -32,35 +32,36 @@ type Event struct {
 	// NonceKey is the push's "timestamp:account:nonce" when the freshness
 	// window is on, else "": unique, so that one signed URL cannot carry two
 	// different pushes (see NewEvent.NonceKey).
-	NonceKey   string `gorm:"not null;default:'';uniqueIndex:idx_events_nonce_key,where:nonce_key <> ''" json:"-"`
-	Kind       string `gorm:"not null" json:"kind"`
-	MsgType    string `gorm:"not null" json:"msg_type"`
-	Event      string `gorm:"not null" json:"event"`
-	EventKey   string `gorm:"not null" json:"event_key"`
-	FromUser   string `gorm:"not null" json:"from_user"`
-	ToUser     string `gorm:"not null" json:"to_user"`
-	CreateTime int64  `gorm:"not null;index:idx_events_component_ticket,priority:2" json:"create_time"`
-	MsgID      string `gorm:"not null" json:"msg_id"`
-	RequestID  string `gorm:"not null;index:idx_events_request_id_set,where:request_id <> ''" json:"request_id"`
-	Format     string `gorm:"not null" json:"format"`
-	// HTTPRequestID is the id of the HTTP request that delivered the push
-	// (X-Request-Id); "" for events stored before it was kept.
-	HTTPRequestID string     `gorm:"column:http_request_id;not null;default:''" json:"http_request_id"`
-	Status        string     `gorm:"not null;index:idx_events_unhandled,priority:1" json:"status"`
-	Attempts      int        `gorm:"not null" json:"attempts"`
-	Duplicates    int        `gorm:"not null" json:"duplicates"`
-	ReceivedAt    time.Time  `gorm:"not null" json:"received_at"`
-	LastSeen      time.Time  `gorm:"not null" json:"last_seen"`
-	HandledAt     *time.Time `json:"handled_at,omitempty"`
-	LastError     string     `gorm:"not null" json:"last_error"`
-	Reply         []byte     `json:"reply,omitempty"` // the stored passive reply; nil = "success"
-	Payload       []byte     `json:"payload,omitempty"`
-	Raw           []byte     `json:"raw,omitempty"`
-	Notified      bool       `gorm:"not null;default:false;index:idx_events_unnotified,priority:1" json:"notified"`
+	NonceKey   string     `gorm:"not null;default:'';uniqueIndex:idx_events_nonce_key,where:nonce_key <> ''" json:"-"`
+	Kind       string     `gorm:"not null" json:"kind"`
+	MsgType    string     `gorm:"not null" json:"msg_type"`
+	Event      string     `gorm:"not null" json:"event"`
+	EventKey   string     `gorm:"not null" json:"event_key"`
+	FromUser   string     `gorm:"not null" json:"from_user"`
+	ToUser     string     `gorm:"not null" json:"to_user"`
+	CreateTime int64      `gorm:"not null;index:idx_events_component_ticket,priority:2" json:"create_time"`
+	MsgID      string     `gorm:"not null" json:"msg_id"`
+	RequestID  string     `gorm:"not null;index:idx_events_request_id_set,where:request_id <> ''" json:"request_id"`
+	Format     string     `gorm:"not null" json:"format"`
+	Status     string     `gorm:"not null;index:idx_events_unhandled,priority:1" json:"status"`
+	Attempts   int        `gorm:"not null" json:"attempts"`
+	Duplicates int        `gorm:"not null" json:"duplicates"`
+	ReceivedAt time.Time  `gorm:"not null" json:"received_at"`
+	LastSeen   time.Time  `gorm:"not null" json:"last_seen"`
+	HandledAt  *time.Time `json:"handled_at,omitempty"`
+	LastError  string     `gorm:"not null" json:"last_error"`
+	Reply      []byte     `json:"reply,omitempty"` // the stored passive reply; nil = "success"
+	Payload    []byte     `json:"payload,omitempty"`
+	Raw        []byte     `json:"raw,omitempty"`
+	Notified   bool       `gorm:"not null;default:false;index:idx_events_unnotified,priority:1" json:"notified"`
 	// RecoveryUntil is the end of a recovery claim (see Store.ClaimReceived):
 	// until then no other recovery dispatches the event. NULL (never claimed)
 	// unless recovery took the event; the insert leaves it out.
 	RecoveryUntil *time.Time `json:"recovery_until,omitempty"`
+
+	// HTTPRequestID is the id of the HTTP request that delivered the push
+	// (X-Request-Id); "" for events stored before it was kept.
+	HTTPRequestID string `gorm:"column:http_request_id;not null;default:''" json:"http_request_id"`
 
 	// RawLen, PayloadLen and ReplyLen are the stored lengths of Raw, Payload
 	// and Reply, set by listings (ListEvents), which carry at most

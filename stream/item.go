@@ -39,31 +39,29 @@ func (it *Item) JSON(raw bool) []byte {
 // feeds hand it out; one type, so that they cannot differ. Ids are strings:
 // they are 64-bit and would lose digits as JSON numbers in JavaScript.
 type View struct {
-	ID         string `json:"id"`
-	Account    string `json:"account"`
-	DedupeKey  string `json:"dedupe_key"`
-	Kind       string `json:"kind"`
-	MsgType    string `json:"msg_type"`
-	Event      string `json:"event"`
-	EventKey   string `json:"event_key"`
-	FromUser   string `json:"from_user"`
-	ToUser     string `json:"to_user"`
-	CreateTime int64  `json:"create_time"`
-	MsgID      string `json:"msg_id,omitempty"`
-	RequestID  string `json:"request_id"`
-	// HTTPRequestID: see models.Event.HTTPRequestID.
-	HTTPRequestID string          `json:"http_request_id,omitempty"`
-	Status        string          `json:"status"`
-	Attempts      int             `json:"attempts"`
-	Duplicates    int             `json:"duplicates"`
-	ReceivedAt    time.Time       `json:"received_at"`
-	LastSeen      time.Time       `json:"last_seen"`
-	HandledAt     *time.Time      `json:"handled_at"`
-	LastError     string          `json:"last_error"`
-	Reply         string          `json:"reply,omitempty"`
-	Format        string          `json:"format"`
-	Payload       json.RawMessage `json:"payload"`
-	Raw           string          `json:"raw"`
+	ID         string          `json:"id"`
+	Account    string          `json:"account"`
+	DedupeKey  string          `json:"dedupe_key"`
+	Kind       string          `json:"kind"`
+	MsgType    string          `json:"msg_type"`
+	Event      string          `json:"event"`
+	EventKey   string          `json:"event_key"`
+	FromUser   string          `json:"from_user"`
+	ToUser     string          `json:"to_user"`
+	CreateTime int64           `json:"create_time"`
+	MsgID      string          `json:"msg_id,omitempty"`
+	RequestID  string          `json:"request_id"`
+	Status     string          `json:"status"`
+	Attempts   int             `json:"attempts"`
+	Duplicates int             `json:"duplicates"`
+	ReceivedAt time.Time       `json:"received_at"`
+	LastSeen   time.Time       `json:"last_seen"`
+	HandledAt  *time.Time      `json:"handled_at"`
+	LastError  string          `json:"last_error"`
+	Reply      string          `json:"reply,omitempty"`
+	Format     string          `json:"format"`
+	Payload    json.RawMessage `json:"payload"`
+	Raw        string          `json:"raw"`
 	// RawSize, PayloadSize and ReplySize are the stored lengths in bytes; a
 	// listing carries at most models.ListBodyCap bytes of raw and reply
 	// (RawTruncated, ReplyTruncated) and leaves a longer payload out
@@ -78,6 +76,8 @@ type View struct {
 
 	// AuthorizerAppID: see models.Event.AuthorizerAppID.
 	AuthorizerAppID string `json:"authorizer_appid,omitempty"`
+	// HTTPRequestID: see models.Event.HTTPRequestID.
+	HTTPRequestID string `json:"http_request_id,omitempty"`
 }
 
 // SizeOf returns a body's stored length: listed (a listing's length of it,
