@@ -4,8 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/configs"
 	"github.com/pushgate/pushgate/events"
 	"github.com/pushgate/pushgate/handlers"
 )
@@ -91,4 +96,45 @@ func TestNotificationCarriesTraceparent(t *testing.T) {
 	if parents[0] != want {
 		t.Errorf("Got(traceparent) = %q, want %q (the attempt's span)", parents[0], want)
 	}
+}
+
+// WithTracerProvider: pushgate's spans go to your tracer provider (here an
+// in-memory exporter; in production an OTLP one, or let the
+// OTEL_EXPORTER_OTLP_ENDPOINT variable make one).
+func ExampleWithTracerProvider() {
+	dir, _ := os.MkdirTemp("", "pushgate-example")
+	defer os.RemoveAll(dir)
+	cfg := configs.Default()
+	cfg.WeChat.Token = "my-token"
+	cfg.DB.DSN = filepath.Join(dir, "pushgate.db")
+
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	defer tp.Shutdown(context.Background())
+	svc, err := pushgate.New(cfg, events.NewMux(), pushgate.WithTracerProvider(tp),
+		pushgate.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	svc.Start(context.Background())
+	defer svc.Close()
+	ts := httptest.NewServer(svc.Handler())
+	defer ts.Close()
+
+	stamp := strconv.FormatInt(time.Now().Unix(), 10)
+	u := ts.URL + "/wechat?timestamp=" + stamp + "&nonce=n1&signature=" + handlers.Signature("my-token", stamp, "n1")
+	resp, err := http.Post(u, "text/xml", strings.NewReader(`<xml><ToUserName>gh</ToUserName><FromUserName>u</FromUserName><CreateTime>1700000000</CreateTime><MsgType>event</MsgType><Event>CLICK</Event><EventKey>K</EventKey></xml>`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+	var names []string
+	for _, s := range exp.GetSpans() {
+		names = append(names, s.Name)
+	}
+	slices.Sort(names)
+	fmt.Println(strings.Join(names, ", "))
+	// Output: POST /wechat, answer, decode, dispatch, handler, store
 }
