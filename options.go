@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"gorm.io/gorm"
 
 	"github.com/pushgate/pushgate/events"
@@ -22,10 +24,13 @@ type options struct {
 	middleware []events.Middleware
 	routes     []handlers.Feature
 	gauges     []handlers.Gauge
-	db         *sql.DB // WithDB, WithGORM: the caller's pool
-	dbDriver   string  // WithGORM: its dialector's name
-	dbErr      error   // WithGORM: the pool could not be had
-	dev        bool    // serve --dev: the inspector's send panel
+	registerer prometheus.Registerer // WithRegisterer
+	// tracerProvider: WithTracerProvider's, else one from OTEL_* variables.
+	tracerProvider trace.TracerProvider
+	db             *sql.DB // WithDB, WithGORM: the caller's pool
+	dbDriver       string  // WithGORM: its dialector's name
+	dbErr          error   // WithGORM: the pool could not be had
+	dev            bool    // serve --dev: the inspector's send panel
 }
 
 func (o *options) setDefaults(logLevel string) {
@@ -70,9 +75,9 @@ type routesFunc func(r, api, admin gin.IRouter)
 func (f routesFunc) Routes(r, api, admin gin.IRouter) { f(r, api, admin) }
 
 // WithGauge adds a gauge to GET /metrics: value is read at each scrape and
-// reported as a Prometheus gauge called name, with help as its HELP line.
-// It is the only metrics hook for now: /metrics is written by pushgate
-// itself, not through a Prometheus registerer.
+// reported as a Prometheus gauge called name, with help as its HELP line
+// (a prometheus.GaugeFunc on the Service's registry, and on the one given
+// to WithRegisterer).
 func WithGauge(name, help string, value func() float64) Option {
 	return func(o *options) {
 		o.gauges = append(o.gauges, handlers.Gauge{Name: name, Help: help, Value: value})

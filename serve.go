@@ -110,7 +110,7 @@ func pruneLoop(ctx context.Context, store *models.Store, retention time.Duration
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	return slog.New(events.LogHandler(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})))
 }
 
 // serveUsage writes the help of serve: --dev, then the settings' flags and

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/url"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/pushgate/pushgate/bridge"
 	"github.com/pushgate/pushgate/configs"
 	"github.com/pushgate/pushgate/events"
@@ -25,16 +27,33 @@ type part struct {
 // wrapped in the middleware), once the store is open.
 func (s *Service) wire(cfg *configs.Config, mux *events.Mux, o *options) error {
 	log, store := o.log, s.store
-	notifier := notify.New(store, cfg.Notify, cfg.NotifySubscribers(), notify.Options{Logger: log, Now: o.now})
+	tp := o.tracerProvider
+	if tp == nil {
+		envTP, shutdown, err := tracingFromEnv(osGetenv, log)
+		if err != nil {
+			return err
+		}
+		if envTP != nil {
+			tp = envTP
+			// Closed last of the parts: the spans of their closing are flushed.
+			s.parts = append(s.parts, part{func(context.Context) error { return nil }, shutdown})
+		}
+	}
+	own := handlers.NewRegistry()
+	var reg prometheus.Registerer = own
+	if o.registerer != nil {
+		reg = teeRegisterer{own: own, theirs: o.registerer}
+	}
+	notifier := notify.New(store, cfg.Notify, cfg.NotifySubscribers(), notify.Options{Logger: log, Now: o.now, Registerer: reg, TracerProvider: tp})
 	s.parts = append(s.parts, part{notifier.Start, notifier.Close})
 
-	br, err := bridge.New(store, cfg, bridge.Options{Logger: log, Notifier: notifier, Now: o.now})
+	br, err := bridge.New(store, cfg, bridge.Options{Logger: log, Notifier: notifier, Now: o.now, Registerer: reg, TracerProvider: tp})
 	if err != nil {
 		return err
 	}
 	s.parts = append(s.parts, part{br.Start, br.Close})
 
-	hub := stream.New(store, stream.Options{Logger: log})
+	hub := stream.New(store, stream.Options{Logger: log, Registerer: reg})
 	s.parts = append(s.parts, part{func(ctx context.Context) error {
 		if err := hub.Start(ctx); err != nil {
 			return err
@@ -44,12 +63,15 @@ func (s *Service) wire(cfg *configs.Config, mux *events.Mux, o *options) error {
 	}, hub.Close})
 
 	s.server, err = handlers.New(handlers.Deps{
-		Config:    cfg,
-		Store:     store,
-		Mux:       mux,
-		Logger:    log,
-		Now:       o.now,
-		Observers: []handlers.Observer{br, notifier, hub},
+		Config:         cfg,
+		Store:          store,
+		Mux:            mux,
+		Logger:         log,
+		Now:            o.now,
+		Registerer:     reg,
+		Gatherer:       own,
+		TracerProvider: tp,
+		Observers:      []handlers.Observer{br, notifier, hub},
 		Features: append([]handlers.Feature{
 			handlers.Results{Bridge: br, MaxWait: cfg.Results.MaxWait, Logger: log},
 			handlers.Sync{Bridge: br, BodyLimit: cfg.BodyLimit, Logger: log},

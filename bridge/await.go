@@ -33,7 +33,14 @@ func (b *Bridge) Result(ctx context.Context, requestID string) (*Result, error) 
 // A waiter costs its goroutine (which stays shallow: the store is read by a
 // few lookup workers) and a map entry; it is woken by the arrival itself,
 // never by polling.
-func (b *Bridge) Await(ctx context.Context, requestID string) (*Result, error) {
+func (b *Bridge) Await(ctx context.Context, requestID string) (res *Result, err error) {
+	ctx, span := b.span(ctx, "bridge.wait")
+	defer func() {
+		if err != nil {
+			failSpan(span, err.Error())
+		}
+		span.End()
+	}()
 	for {
 		// Register first, then look: an arrival that races the registration
 		// is either seen by the look or wakes the slot.

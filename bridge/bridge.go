@@ -27,6 +27,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/pushgate/pushgate/configs"
 	"github.com/pushgate/pushgate/models"
 )
@@ -79,6 +82,13 @@ type Options struct {
 	SweepEvery time.Duration
 	// MaxOps caps the operations of one sync request; default 100.
 	MaxOps int
+	// Registerer takes the bridge's metrics (sync requests by mode and
+	// status, tasks that timed out); nil: none are registered.
+	Registerer prometheus.Registerer
+	// TracerProvider, when set, traces each task of a sync request (its
+	// POST, which carries a W3C traceparent, and the wait for its answer)
+	// and each Await; nil: no spans.
+	TracerProvider trace.TracerProvider
 }
 
 // Bridge stores, serves and awaits results, and runs sync requests. It is safe
@@ -92,6 +102,9 @@ type Bridge struct {
 	notifier Notifier
 	hub      *hub
 	parked   atomic.Int64 // Await calls blocked in their wait
+	syncs    *prometheus.CounterVec
+	timeouts prometheus.Counter
+	tracer   trace.Tracer // nil: no spans
 	lookups  chan *lookupJob
 
 	validity       time.Duration
@@ -149,6 +162,22 @@ func New(store *models.Store, cfg *configs.Config, opt Options) (*Bridge, error)
 		maxOps:         opt.MaxOps,
 		pruneEvery:     opt.PruneEvery,
 		sweepEvery:     opt.SweepEvery,
+		syncs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pushgate_sync_requests_total", Help: "Sync requests by mode (sync, async) and HTTP status of their answer.",
+		}, []string{"mode", "status"}),
+		timeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pushgate_sync_task_timeouts_total", Help: "Tasks of sync-mode requests whose process did not answer in time.",
+		}),
+	}
+	if opt.TracerProvider != nil {
+		b.tracer = opt.TracerProvider.Tracer("github.com/pushgate/pushgate/bridge")
+	}
+	if opt.Registerer != nil {
+		for _, c := range []prometheus.Collector{b.syncs, b.timeouts} {
+			if err := opt.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("bridge: new: registering metrics: %w", err)
+			}
+		}
 	}
 	if b.validity <= 0 || b.defaultTimeout <= 0 || b.maxTimeout <= 0 {
 		return nil, errors.New("bridge: new: result validity and sync timeouts must be positive (call cfg.SetDefaults)")

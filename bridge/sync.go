@@ -11,8 +11,11 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/pushgate/pushgate/models"
 )
@@ -39,7 +42,12 @@ type task struct {
 //   - 400: req is invalid (Error says why; the error wraps ErrInvalidRequest);
 //   - 504: req gave no timeout and the default one passed;
 //   - 500 or 503: the store failed, or the Bridge is closing.
-func (b *Bridge) Sync(ctx context.Context, req SyncRequest) (SyncResponse, int) {
+func (b *Bridge) Sync(ctx context.Context, req SyncRequest) (resp SyncResponse, status int) {
+	mode := "sync"
+	if req.NotifyURL != "" {
+		mode = "async"
+	}
+	defer func() { b.syncs.WithLabelValues(mode, strconv.Itoa(status)).Inc() }()
 	tasks, err := b.validate(&req)
 	if err != nil {
 		return SyncResponse{Error: err.Error()}, http.StatusBadRequest
@@ -101,11 +109,25 @@ func (b *Bridge) runTasks(ctx context.Context, tasks []*task) ([]OpResult, bool)
 		wg.Go(func() { ops[i], timedOut[i] = b.runTask(ctx, t) })
 	}
 	wg.Wait()
+	for _, t := range timedOut {
+		if t {
+			b.timeouts.Inc()
+		}
+	}
 	return ops, slices.Contains(timedOut, true)
 }
 
 // runTask hands t to its process and waits for the answer until ctx ends.
-func (b *Bridge) runTask(ctx context.Context, t *task) (OpResult, bool) {
+func (b *Bridge) runTask(ctx context.Context, t *task) (op OpResult, timedOut bool) {
+	ctx, span := b.span(ctx, "sync.task")
+	defer func() {
+		if timedOut {
+			failSpan(span, "timed out")
+		} else if op.Proc == ProcError {
+			failSpan(span, op.Description)
+		}
+		span.End()
+	}()
 	if err := b.post(ctx, t); err != nil && ctx.Err() == nil {
 		if res, answered := b.closeRequest(t.id, models.RequestFailed); answered {
 			return answerOp(res), false
@@ -156,6 +178,7 @@ func (b *Bridge) post(ctx context.Context, t *task) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	traceContext.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := b.client.Do(req)
 	if err != nil {
 		var ue *url.Error

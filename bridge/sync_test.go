@@ -25,8 +25,9 @@ import (
 // "fail" answers the task with HTTP 500.
 type fakeProcess struct {
 	*httptest.Server
-	mu    sync.Mutex
-	tasks []map[string]any
+	mu      sync.Mutex
+	tasks   []map[string]any
+	parents []string // the traceparent of each task's POST
 }
 
 func newFakeProcess(t *testing.T) *fakeProcess {
@@ -40,6 +41,7 @@ func newFakeProcess(t *testing.T) *fakeProcess {
 		}
 		p.mu.Lock()
 		p.tasks = append(p.tasks, task)
+		p.parents = append(p.parents, r.Header.Get("traceparent"))
 		p.mu.Unlock()
 		cb, _ := task["__callback_url"].(string)
 		answer, _ := json.Marshal(map[string]any{"echo": task["param"]})

@@ -30,6 +30,11 @@ type Info struct {
 	Replay bool
 	// ReceivedAt is when pushgate received the push.
 	ReceivedAt time.Time
+	// HTTPRequestID is the id of the HTTP request that delivered the push
+	// (its X-Request-Id when sane, else one pushgate made), stored with the
+	// event: replays and recovery carry the original's. LogHandler adds it
+	// to every log line written with a context that carries it.
+	HTTPRequestID string
 }
 
 type infoKey struct{}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,7 @@ func newRefusals(cfg configs.Refused) *refusals {
 // answered all the same.
 func (s *Server) reject(c *gin.Context, status int, reason string, body []byte) {
 	s.metrics.pushes.inc("rejected")
+	s.metrics.rejected.inc(strconv.Itoa(status))
 	defer plainError(c, status, reason)
 	if !s.refusals.limiter.allow(remoteHost(c.Request.RemoteAddr), s.now()) {
 		s.metrics.refused.inc("rate_limited")
@@ -86,7 +88,7 @@ func (s *Server) reject(c *gin.Context, status int, reason string, body []byte) 
 	defer cancel()
 	if err := s.store.SaveRejected(ctx, r); err != nil {
 		s.metrics.refused.inc("save_failed")
-		s.log.Error("storing rejected push", "account", r.Account, "err", err)
+		s.log.ErrorContext(ctx, "storing rejected push", "account", r.Account, "err", err)
 		return
 	}
 	s.metrics.refused.inc("kept")

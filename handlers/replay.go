@@ -45,6 +45,7 @@ func (s *Server) Redispatch(ctx context.Context, row *models.Event, replay bool)
 	start := time.Now()
 	reply := s.dispatch(ctx, e, events.Info{
 		ID: row.ID, Account: row.Account, AuthorizerAppID: row.AuthorizerAppID, Attempt: row.Attempts + 1, Replay: replay, ReceivedAt: row.ReceivedAt,
+		HTTPRequestID: row.HTTPRequestID,
 	}, true)
 	out.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 	out.Reply = string(reply)
@@ -53,6 +54,9 @@ func (s *Server) Redispatch(ctx context.Context, row *models.Event, replay bool)
 		return out, err
 	}
 	out.Status, out.Error = fresh.Status, fresh.LastError
+	if replay {
+		s.metrics.replays.WithLabelValues(out.Status).Inc()
+	}
 	return out, nil
 }
 
@@ -215,6 +219,7 @@ func (s *Server) RecoverReceived(ctx context.Context, before int64) (int, error)
 			if _, err := s.Redispatch(ctx, row, false); err != nil {
 				s.log.Error("recovering event", "id", rows[i].ID, "err", err)
 			}
+			s.metrics.recovered.Inc()
 			n++
 		}
 		if len(rows) == 0 {
@@ -263,6 +268,7 @@ func (s *Server) SweepReceived(ctx context.Context, period time.Duration) {
 			return
 		case <-t.C:
 		}
+		s.metrics.sweeps.Inc()
 		n, err := s.RecoverReceived(ctx, models.FirstIDAt(s.now().Add(-SweepGrace)))
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("sweeping received events", "err", err)

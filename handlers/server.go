@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pushgate/pushgate/configs"
 	"github.com/pushgate/pushgate/events"
@@ -46,6 +48,16 @@ type Deps struct {
 	Now func() time.Time
 	// Gauges are read at each scrape of /metrics (waiters of the bridge, say).
 	Gauges []Gauge
+	// Registerer takes the server's collectors; Gatherer is what GET
+	// /metrics serves. Both nil: a registry of the server's own (NewRegistry).
+	// One given without the other is an error.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	// TracerProvider, when set, traces every request (a server span, the
+	// child of an incoming traceparent) and each push's steps: decode,
+	// store, dispatch with the handler's run as a child, answer. Nil:
+	// tracing is off and costs nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Gauge is a value /metrics reports as a Prometheus gauge named Name.
@@ -62,6 +74,8 @@ type Server struct {
 	log       *slog.Logger
 	observers []Observer
 	gauges    []Gauge
+	gatherer  prometheus.Gatherer
+	tracer    trace.Tracer // nil: tracing is off
 	now       func() time.Time
 	engine    *gin.Engine
 	inflight  inflight
@@ -91,8 +105,15 @@ func New(d Deps) (*Server, error) {
 	if d.Mux == nil {
 		missing = append(missing, "Mux")
 	}
+	if (d.Registerer == nil) != (d.Gatherer == nil) {
+		missing = append(missing, "Registerer and Gatherer together")
+	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("handlers: New: Deps lacks %s", strings.Join(missing, ", "))
+	}
+	if d.Registerer == nil {
+		reg := NewRegistry()
+		d.Registerer, d.Gatherer = reg, reg
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
@@ -108,11 +129,15 @@ func New(d Deps) (*Server, error) {
 		log:       d.Logger,
 		observers: d.Observers,
 		gauges:    d.Gauges,
+		gatherer:  d.Gatherer,
 		now:       d.Now,
 		engine:    gin.New(),
 		inflight:  newInflight(),
 		metrics:   newMetrics(),
 		refusals:  newRefusals(d.Config.Refused),
+	}
+	if err := s.registerMetrics(d.Registerer); err != nil {
+		return nil, fmt.Errorf("handlers: New: registering metrics: %w", err)
 	}
 	s.maxSkew = d.Config.MaxSkewOrDefault()
 	s.accounts = make(map[string]*account)
@@ -123,6 +148,11 @@ func New(d Deps) (*Server, error) {
 		}
 		s.accounts[a.Name] = acct
 		s.accountList = append(s.accountList, acct)
+	}
+	s.engine.Use(requestID())
+	if d.TracerProvider != nil {
+		s.tracer = d.TracerProvider.Tracer(TracerName)
+		s.engine.Use(s.traceRequests())
 	}
 	s.engine.Use(s.recoverJSON())
 	s.engine.HandleMethodNotAllowed = true
@@ -135,7 +165,7 @@ func New(d Deps) (*Server, error) {
 	s.engine.POST("/wechat/:account", s.receive)
 	s.engine.POST("/wechat/:account/:authorizer", s.receive)
 	s.engine.GET("/healthz", s.healthz)
-	s.engine.GET("/metrics", s.metricsHandler)
+	s.engine.GET("/metrics", s.metricsHandler())
 
 	api := s.engine.Group("/", bearer(d.Config.APIToken, "api"))
 	admin := s.engine.Group("/", bearer(d.Config.AdminToken, "admin"))

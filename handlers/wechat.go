@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pushgate/pushgate/configs"
 	"github.com/pushgate/pushgate/events"
@@ -99,19 +101,26 @@ func (s *Server) receive(c *gin.Context) {
 		}
 	}
 	defer withdraw()
+	rctx := c.Request.Context()
+	_, span := s.span(rctx, "decode")
 	format := events.DetectFormat(c.ContentType(), body)
 	e, err := events.Decode(body, format)
 	if err != nil {
+		failSpan(span, err)
+		span.End()
 		withdraw()
 		s.reject(c, http.StatusBadRequest, err.Error(), body)
 		return
 	}
 	payload, err := events.Marshal(e)
 	if err != nil {
+		failSpan(span, err)
+		span.End()
 		withdraw()
 		s.reject(c, http.StatusBadRequest, "encoding payload: "+err.Error(), body)
 		return
 	}
+	span.End()
 	meta := events.Describe(e)
 	key := meta.DedupeKey(dedupeScope(acct.name, authorizer), payload)
 	legacy := ""
@@ -124,33 +133,43 @@ func (s *Server) receive(c *gin.Context) {
 	// does not depend on the client; it is bounded by StoreWait, after which
 	// the push is answered 503 and WeChat retries. A commit that lands after
 	// that is dispatched by lateSave; the retry is then a duplicate.
-	info := events.Info{Account: acct.name, AuthorizerAppID: authorizer, Attempt: 1, ReceivedAt: start}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), s.storeWait())
+	info := events.Info{Account: acct.name, AuthorizerAppID: authorizer, Attempt: 1, ReceivedAt: start, HTTPRequestID: requestIDOf(c)}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(rctx), s.storeWait())
 	defer cancel()
+	_, span = s.span(rctx, "store")
 	saved, err := s.store.SaveEvent(ctx, &models.NewEvent{
-		DedupeKey:  key,
-		LegacyKey:  legacy,
-		Account:    acct.name,
-		NonceKey:   s.nonceKey(acct, q),
-		Kind:       meta.Kind,
-		MsgType:    meta.MsgType,
-		Event:      meta.Event,
-		EventKey:   meta.EventKey,
-		FromUser:   meta.FromUser,
-		ToUser:     meta.ToUser,
-		CreateTime: meta.CreateTime,
-		MsgID:      meta.MsgID,
-		RequestID:  meta.RequestID,
-		Format:     format.String(),
-		Payload:    payload,
-		Raw:        body,
-		ReceivedAt: start,
-		Expected:   true,
-		LateFunc:   func(saved models.Saved, err error) { s.lateSave(saved, err, e, info) },
+		DedupeKey:     key,
+		LegacyKey:     legacy,
+		Account:       acct.name,
+		NonceKey:      s.nonceKey(acct, q),
+		Kind:          meta.Kind,
+		MsgType:       meta.MsgType,
+		Event:         meta.Event,
+		EventKey:      meta.EventKey,
+		FromUser:      meta.FromUser,
+		ToUser:        meta.ToUser,
+		CreateTime:    meta.CreateTime,
+		MsgID:         meta.MsgID,
+		RequestID:     meta.RequestID,
+		Format:        format.String(),
+		HTTPRequestID: info.HTTPRequestID,
+		Payload:       payload,
+		Raw:           body,
+		ReceivedAt:    start,
+		Expected:      true,
+		LateFunc:      func(saved models.Saved, err error) { s.lateSave(saved, err, e, info) },
 
 		AuthorizerAppID: authorizer, // on an Open Platform's message route
 	})
 	s.metrics.store.observe(time.Since(stored))
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("pushgate.account", acct.name), attribute.String("pushgate.kind", meta.Kind),
+			attribute.Int64("pushgate.event_id", saved.ID), attribute.Bool("pushgate.duplicate", saved.Duplicate))
+		if err != nil {
+			failSpan(span, err)
+		}
+	}
+	span.End()
 	if errors.Is(err, models.ErrUnstorable) {
 		// It could never be stored: refuse it (and keep it, its body as
 		// bytes) rather than answer 503 to every retry.
@@ -164,35 +183,46 @@ func (s *Server) receive(c *gin.Context) {
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		s.metrics.pushes.inc("store_timeout")
-		s.log.Warn("push not committed within the store wait; answered 503", "kind", meta.Kind, "account", acct.name, "wait", s.storeWait())
+		s.log.WarnContext(c.Request.Context(), "push not committed within the store wait; answered 503", "kind", meta.Kind, "account", acct.name, "wait", s.storeWait())
 		plainError(c, http.StatusServiceUnavailable, "storage slow, retry later")
 		return
 	}
 	if err != nil {
 		s.metrics.pushes.inc("store_error")
-		s.log.Error("storing push", "kind", meta.Kind, "err", err)
+		s.log.ErrorContext(c.Request.Context(), "storing push", "kind", meta.Kind, "err", err)
 		plainError(c, http.StatusServiceUnavailable, "storage unavailable, retry later")
 		return
 	}
 	if saved.Duplicate {
 		s.metrics.pushes.inc("duplicate")
+		s.metrics.stored.WithLabelValues(acct.name, s.metrics.kinds.label(meta.Kind), "duplicate").Inc()
 		if acct.successOnly(authorizer) {
-			s.answer(c, nil)
+			s.answerSpan(rctx, c, nil)
 			return
 		}
-		s.answer(c, s.seal(sealer, q, s.originalAnswer(c.Request.Context(), start.Add(s.cfg.ReplyBudget), saved)))
+		s.answerSpan(rctx, c, s.seal(sealer, q, s.originalAnswer(c.Request.Context(), start.Add(s.cfg.ReplyBudget), saved)))
 		return
 	}
 	s.metrics.pushes.inc("accepted")
+	s.metrics.stored.WithLabelValues(acct.name, s.metrics.kinds.label(meta.Kind), "accepted").Inc()
 	for _, o := range s.observers {
 		o.Accepted(c.Request.Context(), saved.ID, e)
 	}
 	info.ID = saved.ID
-	reply := s.dispatchWithinBudget(start.Add(s.cfg.ReplyBudget), e, info)
+	dctx, span := s.span(rctx, "dispatch")
+	reply := s.dispatchWithinBudget(dctx, start.Add(s.cfg.ReplyBudget), e, info)
+	span.End()
 	if acct.successOnly(authorizer) {
 		reply = nil // the authorization event URL takes "success" only
 	}
-	s.answer(c, s.seal(sealer, q, reply))
+	s.answerSpan(rctx, c, s.seal(sealer, q, reply))
+}
+
+// answerSpan answers within a span "answer".
+func (s *Server) answerSpan(ctx context.Context, c *gin.Context, reply []byte) {
+	_, span := s.span(ctx, "answer")
+	s.answer(c, reply)
+	span.End()
 }
 
 // unseal applies the account's safe-mode policy and returns the push to
@@ -289,7 +319,7 @@ func (s *Server) storeWait() time.Duration {
 func (s *Server) lateSave(saved models.Saved, err error, e events.Event, info events.Info) {
 	if err != nil {
 		if !errors.Is(err, context.DeadlineExceeded) {
-			s.log.Error("storing push (after its answer)", "account", info.Account, "err", err)
+			s.log.ErrorContext(events.WithInfo(context.Background(), info), "storing push (after its answer)", "account", info.Account, "err", err)
 		}
 		return
 	}
@@ -297,22 +327,28 @@ func (s *Server) lateSave(saved models.Saved, err error, e events.Event, info ev
 		return
 	}
 	s.metrics.pushes.inc("accepted_late")
+	s.metrics.stored.WithLabelValues(info.Account, s.metrics.kinds.label(e.Kind()), "accepted_late").Inc()
 	for _, o := range s.observers {
 		o.Accepted(context.Background(), saved.ID, e)
 	}
 	info.ID = saved.ID
-	s.dispatchAsync(e, info)
+	s.dispatchAsync(context.Background(), e, info)
 }
 
 // dispatchAsync runs the handler of a newly stored push on its own goroutine,
 // in flight (see inflight) until its attempt is recorded.
-func (s *Server) dispatchAsync(e events.Event, info events.Info) *flight {
+// Its context has only parent's span (the handler's is its child).
+func (s *Server) dispatchAsync(parent context.Context, e events.Event, info events.Info) *flight {
 	id := info.ID
 	fl := s.inflight.start(id)
+	ctx := context.Background()
+	if s.tracer != nil {
+		ctx = trace.ContextWithSpan(ctx, trace.SpanFromContext(parent))
+	}
 	go func() {
 		var reply []byte
 		defer func() { s.inflight.finish(id, fl, reply) }()
-		reply = s.dispatch(context.Background(), e, info, false)
+		reply = s.dispatch(ctx, e, info, false)
 	}()
 	return fl
 }
@@ -320,8 +356,8 @@ func (s *Server) dispatchAsync(e events.Event, info events.Info) *flight {
 // dispatchWithinBudget runs the handler for a newly stored push and returns
 // its rendered reply; if the handler outlives the reply budget it answers
 // nil ("success") and lets the handler finish and record its outcome.
-func (s *Server) dispatchWithinBudget(deadline time.Time, e events.Event, info events.Info) []byte {
-	fl := s.dispatchAsync(e, info)
+func (s *Server) dispatchWithinBudget(ctx context.Context, deadline time.Time, e events.Event, info events.Info) []byte {
+	fl := s.dispatchAsync(ctx, e, info)
 	start := time.Now()
 	defer func() { s.metrics.handler.observe(time.Since(start)) }()
 	t := time.NewTimer(time.Until(deadline))
@@ -349,22 +385,37 @@ const HandlerTimeout = time.Minute
 func (s *Server) dispatch(ctx context.Context, e events.Event, info events.Info, wait bool) []byte {
 	id, replay := info.ID, info.Replay
 	start := s.now()
-	reply, err := s.runHandler(events.WithInfo(ctx, info), e)
+	hctx, span := s.span(ctx, "handler")
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("pushgate.kind", e.Kind()), attribute.Int64("pushgate.event_id", id),
+			attribute.Int("pushgate.attempt", info.Attempt), attribute.Bool("pushgate.replay", replay))
+	}
+	reply, err := s.runHandler(events.WithInfo(hctx, info), e)
 	if errors.Is(err, events.ErrNoHandler) {
 		err = nil
 	}
+	if err != nil {
+		failSpan(span, err)
+	}
+	span.End()
 	a := models.Attempt{EventID: id, Started: start, Duration: s.now().Sub(start), Replay: replay}
+	kind := s.metrics.kinds.label(e.Kind())
+	s.metrics.runSeconds.WithLabelValues(kind).Observe(a.Duration.Seconds())
+	outcome := "handled"
+	defer func() {
+		s.metrics.dispatch.inc(outcome)
+		s.metrics.runs.WithLabelValues(kind, outcome).Inc()
+	}()
 	var rendered []byte
 	if err != nil {
 		a.Err = err.Error()
 		if d, retry := events.RetryDelay(err); retry && info.Attempt < events.MaxAttempts {
 			a.RetryAt = s.now().Add(d)
-			s.metrics.dispatch.inc("retry")
+			outcome = "retry"
 		} else {
-			s.metrics.dispatch.inc("failed")
+			outcome = "failed"
 		}
 	} else {
-		s.metrics.dispatch.inc("handled")
 		if reply != nil {
 			rendered = events.RenderFor(reply, e, s.now())
 			a.Reply = rendered
@@ -374,7 +425,7 @@ func (s *Server) dispatch(ctx context.Context, e events.Event, info events.Info,
 	// returns; a push's first dispatch queues it. Neither depends on the
 	// caller staying.
 	if err := s.store.RecordAttempt(context.WithoutCancel(ctx), a, wait); err != nil {
-		s.log.Error("recording attempt", "id", id, "err", err)
+		s.log.ErrorContext(ctx, "recording attempt", "id", id, "err", err)
 	}
 	return rendered
 }

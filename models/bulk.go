@@ -11,16 +11,16 @@ import (
 // by row (see writer.process), which tells which op was at fault.
 
 const bulkInsertEventsSQL = `INSERT INTO events (id, dedupe_key, account, authorizer_appid, nonce_key, kind, msg_type,
- event, event_key, from_user, to_user, create_time, msg_id, request_id, format, status, attempts, duplicates,
+ event, event_key, from_user, to_user, create_time, msg_id, request_id, format, http_request_id, status, attempts, duplicates,
  received_at, last_seen, last_error, payload, raw, notified)
 SELECT u.id, u.dedupe_key, u.account, u.authorizer_appid, u.nonce_key, u.kind, u.msg_type, u.event, u.event_key, u.from_user,
- u.to_user, u.create_time, u.msg_id, u.request_id, u.format, 'received', 0, 0, u.received_at, u.received_at, '',
+ u.to_user, u.create_time, u.msg_id, u.request_id, u.format, u.http_request_id, 'received', 0, 0, u.received_at, u.received_at, '',
  u.payload, u.raw, false
 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
  $9::bigint[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::bytea[], $15::bytea[],
- $16::text[], $17::text[], $18::text[])
+ $16::text[], $17::text[], $18::text[], $19::text[])
  AS u(id, dedupe_key, kind, msg_type, event, event_key, from_user, to_user, create_time, msg_id, request_id,
- format, received_at, payload, raw, account, nonce_key, authorizer_appid)
+ format, received_at, payload, raw, account, nonce_key, authorizer_appid, http_request_id)
 ON CONFLICT DO NOTHING
 RETURNING id`
 
@@ -69,6 +69,7 @@ func (s *Store) bulkSaves(b *batchTx, saves []*writeOp) error {
 		keys, kinds, mts, evs, eks, froms, tos []string
 		msgIDs, reqIDs, formats                []string
 		accounts, nonceKeys, authorizers       []string
+		httpIDs                                []string
 		ats                                    []time.Time
 		payloads, raws                         [][]byte
 	)
@@ -94,11 +95,11 @@ func (s *Store) bulkSaves(b *batchTx, saves []*writeOp) error {
 		msgIDs, reqIDs, formats = append(msgIDs, e.MsgID), append(reqIDs, e.RequestID), append(formats, e.Format)
 		ats = append(ats, e.ReceivedAt)
 		accounts, nonceKeys = append(accounts, accountOrDefault(e.Account)), append(nonceKeys, e.NonceKey)
-		authorizers = append(authorizers, e.AuthorizerAppID)
+		authorizers, httpIDs = append(authorizers, e.AuthorizerAppID), append(httpIDs, e.HTTPRequestID)
 		payloads, raws = append(payloads, nullBytes(e.Payload)), append(raws, nullBytes(e.Raw))
 	}
 	rows, err := b.tx.Query(withNotified(bulkInsertEventsSQL, s.bornNotified), ids, keys, kinds, mts, evs, eks, froms, tos, cts,
-		msgIDs, reqIDs, formats, ats, payloads, raws, accounts, nonceKeys, authorizers)
+		msgIDs, reqIDs, formats, ats, payloads, raws, accounts, nonceKeys, authorizers, httpIDs)
 	if err != nil {
 		return err
 	}

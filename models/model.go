@@ -59,6 +59,10 @@ type Event struct {
 	// unless recovery took the event; the insert leaves it out.
 	RecoveryUntil *time.Time `json:"recovery_until,omitempty"`
 
+	// HTTPRequestID is the id of the HTTP request that delivered the push
+	// (X-Request-Id); "" for events stored before it was kept.
+	HTTPRequestID string `gorm:"column:http_request_id;not null;default:''" json:"http_request_id"`
+
 	// RawLen, PayloadLen and ReplyLen are the stored lengths of Raw, Payload
 	// and Reply, set by listings (ListEvents), which carry at most
 	// ListBodyCap bytes of each (no Payload when longer: a cut JSON is no

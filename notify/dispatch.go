@@ -6,6 +6,10 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/pushgate/pushgate/models"
 )
 
@@ -126,7 +130,17 @@ func (n *Notifier) deliver(d models.Delivery) {
 	}
 	attempt := d.Attempts + 1
 	started, clock := n.now(), time.Now()
-	res := n.post(n.sendCtx, t, d.URL, webhookID(d.ID), attempt, d.Body)
+	ctx, span := n.sendCtx, noSpan
+	if n.tracer != nil {
+		ctx, span = n.tracer.Start(ctx, "notify.attempt", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+			attribute.Int64("pushgate.delivery_id", d.ID), attribute.Int64("pushgate.event_id", d.EventID),
+			attribute.Int("pushgate.attempt", attempt), attribute.String("pushgate.kind", d.Kind)))
+	}
+	res := n.post(ctx, t, d.URL, webhookID(d.ID), attempt, d.Body)
+	if res.err != "" && span.IsRecording() {
+		span.SetStatus(codes.Error, res.err)
+	}
+	span.End()
 	if n.sendCtx.Err() != nil {
 		n.release(d, "stopped during the attempt")
 		return
@@ -139,6 +153,18 @@ func (n *Notifier) deliver(d models.Delivery) {
 		o.NextAttemptAt, _ = n.schedule.NextAt(attempt)
 	}
 	err := n.record(o)
+	outcome := "success"
+	switch {
+	case errors.Is(err, models.ErrLeaseLost):
+		outcome = "lease_lost"
+	case err != nil:
+		outcome = "record_failed"
+	case res.err != "" && o.NextAttemptAt.IsZero():
+		outcome = "dead"
+	case res.err != "":
+		outcome = "retry"
+	}
+	n.metrics.attempt(outcome, attempt, o.Duration)
 	switch {
 	case errors.Is(err, models.ErrLeaseLost):
 		n.log.Warn("notify: attempt recorded after its lease ended", "delivery", d.ID, "attempt", attempt)

@@ -26,6 +26,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/pushgate/pushgate/configs"
 	"github.com/pushgate/pushgate/events"
 	"github.com/pushgate/pushgate/models"
@@ -60,6 +63,13 @@ type Options struct {
 	// connect+read timeout, at least a minute; never less than that budget
 	// plus 3s.
 	Lease time.Duration
+	// Registerer takes the notifier's metrics (attempts by outcome and
+	// attempt number, the outbox's depth, oldest pending age and dead
+	// count); nil: none are registered.
+	Registerer prometheus.Registerer
+	// TracerProvider, when set, traces each delivery attempt; its POST
+	// carries the span's W3C traceparent. Nil: no spans.
+	TracerProvider trace.TracerProvider
 }
 
 // Notifier sends the outbox's deliveries. Create it with New, run it with
@@ -77,6 +87,8 @@ type Notifier struct {
 	lease    time.Duration
 	longest  time.Duration // the longest attempt: connect + read timeout
 	cfgErr   error
+	metrics  *metrics
+	tracer   trace.Tracer // nil: no spans
 
 	pool     *pool[models.Delivery]
 	records  chan recordReq // workers' attempts, to recordLoop
@@ -131,6 +143,10 @@ func New(store *models.Store, cfg configs.Notify, subscribers []configs.Subscrib
 		accepted: make(chan int64, acceptedQueue),
 		scanNow:  make(chan struct{}, 1),
 		wake:     make(chan struct{}, 1),
+		metrics:  newMetrics(),
+	}
+	if opt.TracerProvider != nil {
+		n.tracer = opt.TracerProvider.Tracer("github.com/pushgate/pushgate/notify")
 	}
 	var errs []error
 	n.global, errs = newTarget("", cfg.Secret, nil, cfg.ConnectTimeout, cfg.ReadTimeout, errs)
@@ -144,6 +160,11 @@ func New(store *models.Store, cfg configs.Notify, subscribers []configs.Subscrib
 			n.order = append(n.order, t)
 		}
 		longest = max(longest, t.budget())
+	}
+	if opt.Registerer != nil {
+		if err := n.register(opt.Registerer); err != nil {
+			errs = append(errs, fmt.Errorf("registering metrics: %w", err))
+		}
 	}
 	n.cfgErr = errors.Join(errs...)
 	n.longest = longest

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // answerLimit bounds how much of an answer is read: "success" is 7 bytes.
@@ -137,6 +139,7 @@ func (n *Notifier) post(ctx context.Context, t *target, url, id string, attempt 
 	h.Set(HeaderID, id)
 	h.Set(HeaderTimestamp, ts)
 	h.Set(HeaderAttempt, strconv.Itoa(attempt))
+	traceContext.Inject(ctx, propagation.HeaderCarrier(h))
 	if t.key != nil {
 		h.Set(HeaderSignature, sign(t.key, id, ts, body))
 	}

@@ -23,6 +23,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/pushgate/pushgate/events"
 	"github.com/pushgate/pushgate/models"
 )
@@ -59,6 +61,9 @@ type Options struct {
 	// at once; under load, each subscriber receives the events of that
 	// time in one write instead of one write each.
 	Batch, PerSubscriber time.Duration
+	// Registerer takes the hub's metrics (subscribers dropped as slow
+	// consumers); nil: none are registered.
+	Registerer prometheus.Registerer
 }
 
 // Hub fans committed events out to subscribers and held long polls.
@@ -71,7 +76,8 @@ type Hub struct {
 	batch  time.Duration
 	perSub time.Duration
 
-	lastPublish time.Time // the reader's
+	lastPublish time.Time          // the reader's
+	slow        prometheus.Counter // subscribers dropped as slow consumers
 
 	wake     chan struct{} // cap 1: look at the store
 	announce chan struct{} // cap 1: tell other replicas (PostgreSQL)
@@ -95,6 +101,12 @@ type Hub struct {
 
 // New returns a Hub over store; Start it before use.
 func New(store *models.Store, opt Options) *Hub {
+	slow := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "pushgate_feed_slow_consumers_total", Help: "Feed subscribers dropped because their buffer overflowed (they resume from the store).",
+	})
+	if opt.Registerer != nil {
+		opt.Registerer.MustRegister(slow)
+	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
@@ -115,7 +127,7 @@ func New(store *models.Store, opt Options) *Hub {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Hub{
-		store: store, log: opt.Logger, buffer: opt.Buffer, settle: max(opt.Settle, 0), poll: opt.Poll,
+		store: store, log: opt.Logger, buffer: opt.Buffer, slow: slow, settle: max(opt.Settle, 0), poll: opt.Poll,
 		batch: max(opt.Batch, 0), perSub: opt.PerSubscriber,
 		wake: make(chan struct{}, 1), announce: make(chan struct{}, 1),
 		waiters: make(map[*waiter]struct{}), moved: make(chan struct{}),
@@ -344,6 +356,7 @@ func (h *Hub) publish(rows []models.Event) {
 	}
 	for i, s := range touched {
 		if !s.offer(s.staged, h.buffer) {
+			h.slow.Inc()
 			h.subs.remove(s)
 			s.live.Store(false)
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pushgate/pushgate/models"
 	"github.com/pushgate/pushgate/stream"
@@ -127,7 +128,8 @@ func TestSubIdleSetFilterAndClose(t *testing.T) {
 
 func TestSubSlow(t *testing.T) {
 	t.Parallel()
-	h, s := newHub(t, stream.Options{Buffer: 3})
+	reg := prometheus.NewRegistry()
+	h, s := newHub(t, stream.Options{Buffer: 3, Registerer: reg})
 	sub := h.Subscribe(models.EventFilter{}, 0)
 	defer sub.Close()
 	save(t, h, s, "CLICK", "a")
@@ -149,6 +151,9 @@ func TestSubSlow(t *testing.T) {
 	}
 	if !errors.Is(err, stream.ErrSlow) {
 		t.Fatalf("Next of a subscriber 5 behind with a buffer of 3 = %v after %v, want ErrSlow", err, keys)
+	}
+	if got := counterValue(t, reg, "pushgate_feed_slow_consumers_total"); got != 1 {
+		t.Errorf("Got(pushgate_feed_slow_consumers_total) = %v, want 1", got)
 	}
 	// What it got is a prefix; the cursor resumes right after it.
 	rest := h.Subscribe(models.EventFilter{}, sub.Cursor())
@@ -287,4 +292,20 @@ func TestPublishBatches(t *testing.T) {
 	if took := time.Since(start); took > gap/2 {
 		t.Errorf("an event after a quiet spell took %v, want it at once", took)
 	}
+}
+
+// counterValue is the value of the counter name (without labels) in reg.
+func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() == name && len(f.GetMetric()) == 1 {
+			return f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("%s not gathered", name)
+	return 0
 }

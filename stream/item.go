@@ -104,6 +104,8 @@ type View struct {
 
 	// AuthorizerAppID: see models.Event.AuthorizerAppID.
 	AuthorizerAppID string `json:"authorizer_appid,omitempty"`
+	// HTTPRequestID: see models.Event.HTTPRequestID.
+	HTTPRequestID string `json:"http_request_id,omitempty"`
 }
 
 // SizeOf returns a body's stored length: listed (a listing's length of it,
@@ -126,7 +128,7 @@ func ViewOf(e *models.Event, raw bool) View {
 		ID: strconv.FormatInt(e.ID, 10), Account: e.Account, AuthorizerAppID: e.AuthorizerAppID,
 		DedupeKey: e.DedupeKey, Kind: e.Kind, MsgType: e.MsgType,
 		Event: e.Event, EventKey: e.EventKey, FromUser: e.FromUser, ToUser: e.ToUser,
-		CreateTime: e.CreateTime, MsgID: e.MsgID, RequestID: e.RequestID, Status: e.Status,
+		CreateTime: e.CreateTime, MsgID: e.MsgID, RequestID: e.RequestID, HTTPRequestID: e.HTTPRequestID, Status: e.Status,
 		Attempts: e.Attempts, Duplicates: e.Duplicates, ReceivedAt: e.ReceivedAt, LastSeen: e.LastSeen,
 		HandledAt: e.HandledAt, LastError: e.LastError, Reply: string(e.Reply), Format: e.Format,
 		Payload: payload,

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -213,6 +214,9 @@ func TestBrowser(t *testing.T) {
 		decoded := eval(t, `document.getElementById('decoded').textContent`)
 		if !strings.Contains(decoded, `"LIVE-KEY"`) || !strings.Contains(decoded, "\n  ") {
 			t.Errorf("decoded view = %q, want the payload as indented JSON", decoded)
+		}
+		if got := eval(t, `document.getElementById('summary').textContent`); !regexp.MustCompile(`HTTP request id[0-9a-f]{32}`).MatchString(got) {
+			t.Errorf("summary = %q, want the push's HTTP request id (32 hex digits pushgate made)", got)
 		}
 		until(t, "one attempt", `document.querySelectorAll('#attempts tbody tr').length === 1`)
 		shoot(t, "event")

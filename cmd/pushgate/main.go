@@ -20,11 +20,14 @@ import (
 
 func main() {
 	mux := events.NewMux()
-	logIt := events.HandlerFunc(func(ctx context.Context, e events.Event) (events.Reply, error) {
-		h := e.Head()
-		slog.InfoContext(ctx, "push", "kind", e.Kind(), "from", h.FromUserName, "to", h.ToUserName, "create_time", h.CreateTime)
-		return nil, nil
-	})
-	mux.Fallback(logIt)
+	mux.Fallback(events.HandlerFunc(logPush))
 	pushgate.Main(mux)
+}
+
+// logPush is the binary's handler: one line per push at info (with its
+// http_request_id), none at --log-level warn.
+func logPush(ctx context.Context, e events.Event) (events.Reply, error) {
+	h := e.Head()
+	slog.InfoContext(ctx, "push", "kind", e.Kind(), "from", h.FromUserName, "to", h.ToUserName, "create_time", h.CreateTime)
+	return nil, nil
 }

@@ -283,7 +283,7 @@ async function loadEvent(id) {
   document.title = e.kind + ' ' + e.id + ' · pushgate';
   const dl = el('dl', { class: 'facts' });
   facts(dl, [['Id', e.id], ['Kind', e.kind], ['Account', e.account], ['Status', e.status], ['From', e.from_user], ['To', e.to_user],
-    ['EventKey', e.event_key], ['MsgId', e.msg_id], ['Request id', e.request_id], ['Created', e.create_time ? fmtTime(e.create_time * 1000) : ''],
+    ['EventKey', e.event_key], ['MsgId', e.msg_id], ['Request id', e.request_id], ['HTTP request id', e.http_request_id], ['Created', e.create_time ? fmtTime(e.create_time * 1000) : ''],
     ['Received', fmtTime(e.received_at)], ['Last seen', fmtTime(e.last_seen)], ['Handled', fmtTime(e.handled_at)],
     ['Attempts', String(e.attempts)], ['Duplicates', String(e.duplicates)], ['Last error', e.last_error], ['Dedupe key', e.dedupe_key]]);
   document.getElementById('summary').replaceChildren(dl);
