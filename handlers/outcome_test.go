@@ -50,7 +50,9 @@ func firstEvent(t *testing.T, ts *testServer, attempts int) models.Event {
 			return false
 		}
 		ev, err = ts.store.GetEvent(context.Background(), rows[0].ID)
-		return err == nil && ev.Attempts == attempts
+		// Recovery leaves an event alone while its attempt's write is in
+		// flight (committed, the writer not yet done with it): wait for both.
+		return err == nil && ev.Attempts == attempts && !ts.store.AttemptPending(ev.ID)
 	})
 	return *ev
 }
