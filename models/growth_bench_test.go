@@ -6,8 +6,8 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
