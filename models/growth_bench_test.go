@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -99,12 +100,12 @@ FROM generate_series(0, $5::bigint - 1) AS g`, idStart, idStep, first, step.Micr
 }
 
 // BenchmarkGrowthIngest saves pushes from 50 goroutines (each waiting for
-// its commit) into an empty store and into one holding PUSHGATE_BENCH_ROWS
-// events, in the same run; it reports pushes/s.
+// its commit) into an empty store, into one holding PUSHGATE_BENCH_ROWS
+// events, and into an empty one again, in the same run; it reports pushes/s.
 func BenchmarkGrowthIngest(b *testing.B) {
 	n := benchRows(b)
 	for _, drv := range drivers {
-		for _, size := range []int{0, n} {
+		for _, size := range []int{0, n, 0} { // empty, built, empty again: the machine drifts
 			b.Run(fmt.Sprintf("%s/rows=%d", drv, size), func(b *testing.B) {
 				s, _ := newTestStore(b, drv)
 				fillEvents(b, s, size)
@@ -190,4 +191,66 @@ func TestListEventsFilterPlanUsesAccountEventIndex(t *testing.T) {
 			t.Errorf("plan of ListEvents(%+v) does not use idx_events_account_event:\n%s", f, plan)
 		}
 	})
+}
+
+// BenchmarkGrowthPruneDuringIngest builds PUSHGATE_BENCH_ROWS handled
+// events, all older than the retention, then ingests from 50 goroutines
+// (each waiting for its commit): first alone (20,000 pushes), then while
+// PruneHandled deletes every built event, until the prune returns. It
+// reports both ingest rates, their ratio and the prune's rows/s.
+func BenchmarkGrowthPruneDuringIngest(b *testing.B) {
+	n := benchRows(b)
+	for _, drv := range drivers {
+		b.Run(drv, func(b *testing.B) {
+			s, _ := newTestStore(b, drv)
+			fillEvents(b, s, n)
+			var next atomic.Int64
+			ingest := func(stop func() bool) float64 {
+				const workers = 50
+				var wg sync.WaitGroup
+				var done atomic.Int64
+				start := time.Now()
+				for range workers {
+					wg.Go(func() {
+						for !stop() {
+							i := int(next.Add(1))
+							e := sampleEvent(i)
+							e.Account = growthAccounts[i%10]
+							if _, err := s.SaveEvent(context.Background(), e); err != nil {
+								b.Error(err)
+								return
+							}
+							done.Add(1)
+						}
+					})
+				}
+				wg.Wait()
+				return float64(done.Load()) / time.Since(start).Seconds()
+			}
+			b.ResetTimer()
+			var alone atomic.Int64
+			rate0 := ingest(func() bool { return alone.Add(1) > 20_000 })
+			var pruned atomic.Bool
+			var deleted int64
+			var pruneTook time.Duration
+			go func() {
+				defer pruned.Store(true)
+				t0 := time.Now()
+				var err error
+				deleted, err = s.PruneHandled(context.Background(), time.Now().Add(-30*time.Minute))
+				pruneTook = time.Since(t0)
+				if err != nil {
+					b.Error(err)
+				}
+			}()
+			rate1 := ingest(pruned.Load)
+			if deleted != int64(n) {
+				b.Errorf("PruneHandled deleted %d events, want %d", deleted, n)
+			}
+			b.ReportMetric(rate0, "alone-pushes/s")
+			b.ReportMetric(rate1, "pruning-pushes/s")
+			b.ReportMetric(rate1/rate0, "ratio")
+			b.ReportMetric(float64(deleted)/pruneTook.Seconds(), "pruned/s")
+		})
+	}
 }
