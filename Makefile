@@ -30,15 +30,15 @@ fmt: ## gofmt every file
 fuzz: ## fuzz the decoders for FUZZTIME (default 60s)
 	$(GO) test -run XXX -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./events
 
-bench: build ## go benchmarks, then the HTTP load benchmark against a bare net/http server
+bench: build ## go benchmarks, then the HTTP load benchmark (bare net/http, the peer, pushgate)
 	$(GO) test -run XXX -bench . -benchmem ./events
 	$(GO) test -run XXX -bench PostWechat -benchmem ./handlers
 	$(GO) test -run XXX -bench . ./notify
 	$(GO) test -run XXX -bench AwaitWaiters -benchtime 1x ./bridge
-	$(BIN)/loadbench -pushgate $(BIN)/pushgate
+	$(BIN)/loadbench -pushgate $(BIN)/pushgate -peer bench/peers/silenceper $(LOADBENCH_FLAGS)
 
-bench-load: build ## only the HTTP load benchmark
-	$(BIN)/loadbench -pushgate $(BIN)/pushgate
+bench-load: build ## only the HTTP load benchmark: wrk when installed, bare vs peer (builds bench/peers/silenceper: needs the module proxy) vs pushgate
+	$(BIN)/loadbench -pushgate $(BIN)/pushgate -peer bench/peers/silenceper $(LOADBENCH_FLAGS)
 
 tidy: ## go mod tidy
 	$(GO) mod tidy

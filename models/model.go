@@ -21,10 +21,10 @@ const (
 // Queries that use a partial index repeat its condition literally (SQLite
 // uses a partial index only then); see the *Cond constants.
 type Event struct {
-	ID        int64  `gorm:"primaryKey;autoIncrement:false;index:idx_events_unhandled,priority:2,where:status <> 'handled';index:idx_events_unnotified,priority:2,where:notified = false" json:"id"`
+	ID        int64  `gorm:"primaryKey;autoIncrement:false;index:idx_events_unhandled,priority:2,where:status <> 'handled';index:idx_events_unnotified,priority:2,where:notified = false;index:idx_events_account_event_id,priority:3" json:"id"`
 	DedupeKey string `gorm:"not null;uniqueIndex:idx_events_dedupe_key" json:"dedupe_key"`
 	// Account is the name of the account the push arrived for.
-	Account string `gorm:"not null;default:'default';index:idx_events_component_ticket,priority:1,where:kind = 'component.component_verify_ticket'" json:"account"`
+	Account string `gorm:"not null;default:'default';index:idx_events_component_ticket,priority:1,where:kind = 'component.component_verify_ticket';index:idx_events_account_event_id,priority:1" json:"account"`
 	// AuthorizerAppID is, for a push that an Open Platform account received
 	// on behalf of an authorized official account or mini program, that
 	// account's app id; "" otherwise.
@@ -35,7 +35,7 @@ type Event struct {
 	NonceKey   string     `gorm:"not null;default:'';uniqueIndex:idx_events_nonce_key,where:nonce_key <> ''" json:"-"`
 	Kind       string     `gorm:"not null" json:"kind"`
 	MsgType    string     `gorm:"not null" json:"msg_type"`
-	Event      string     `gorm:"not null" json:"event"`
+	Event      string     `gorm:"not null;index:idx_events_account_event_id,priority:2" json:"event"`
 	EventKey   string     `gorm:"not null" json:"event_key"`
 	FromUser   string     `gorm:"not null" json:"from_user"`
 	ToUser     string     `gorm:"not null" json:"to_user"`
@@ -46,7 +46,7 @@ type Event struct {
 	Status     string     `gorm:"not null;index:idx_events_unhandled,priority:1" json:"status"`
 	Attempts   int        `gorm:"not null" json:"attempts"`
 	Duplicates int        `gorm:"not null" json:"duplicates"`
-	ReceivedAt time.Time  `gorm:"not null" json:"received_at"`
+	ReceivedAt time.Time  `gorm:"not null;index:idx_events_account_event_id,priority:4" json:"received_at"`
 	LastSeen   time.Time  `gorm:"not null" json:"last_seen"`
 	HandledAt  *time.Time `json:"handled_at,omitempty"`
 	LastError  string     `gorm:"not null" json:"last_error"`

@@ -288,11 +288,29 @@ func (h *Hub) pace() bool {
 }
 
 // readNew publishes every event between the cursor and the horizon.
+//
+// With no subscriber and no held wait there is nobody to publish to: it
+// moves the cursor past the events known committed without reading them
+// (a read after every commit cost about a fifth of the server's CPU under
+// load). A subscriber that comes later reads the store from its own
+// cursor up to the hub's, as one that fell behind does.
 func (h *Hub) readNew() {
 	for {
 		hz := h.horizon()
 		h.mu.Lock()
 		after := h.cursor
+		if h.subs.n == 0 && len(h.waiters) == 0 {
+			if c := min(hz-1, h.maxSeen.Load()); c > h.cursor {
+				h.cursor = c
+				close(h.moved)
+				h.moved = make(chan struct{})
+			}
+			h.mu.Unlock()
+			if h.maxSeen.Load() >= hz {
+				h.lookSoon(min(10*time.Millisecond+h.settle/4, time.Second))
+			}
+			return
+		}
 		h.mu.Unlock()
 		rows, err := h.store.EventsAfter(h.ctx, models.EventFilter{}, after, hz, models.FeedPage)
 		if err != nil {

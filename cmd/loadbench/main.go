@@ -1,13 +1,20 @@
 // Command loadbench measures pushgate's POST /wechat under load against a
-// bare net/http server that only answers "success", in the same run, on
-// this machine:
+// bare net/http server that only answers "success" and, with -peer, the
+// receiver people would pick instead (bench/peers/silenceper, built here),
+// in the same run, on this machine:
 //
-//	go build -o bin/pushgate ./cmd/pushgate && go run ./cmd/loadbench -pushgate bin/pushgate
+//	make bench-load
+//	go build -o bin/pushgate ./cmd/pushgate && go run ./cmd/loadbench -pushgate bin/pushgate -peer bench/peers/silenceper
 //
-// It starts both servers as child processes on loopback, loads each in
-// turn (bare, pushgate, bare, pushgate, ...) with unique signed CLICK
-// pushes over keep-alive connections, and prints req/s, p50 and p99
-// latency, the ratio pushgate/bare and pushgate's peak RSS.
+// It starts the servers as child processes on loopback, loads each in
+// turn (bare, peer, pushgate, bare, ...) with unique signed CLICK pushes
+// over keep-alive connections, and prints req/s, p50 and p99 latency,
+// server and loader CPU per request (from /proc), the ratios to bare and
+// pushgate/peer, and pushgate's peak RSS. The load comes from wrk when it
+// is installed (-loader auto): a C loader spends less CPU per request than
+// the servers, where this program's own Go loader (-loader go, the
+// fallback) spends more and squeezes every ratio toward 1 on a small
+// machine.
 package main
 
 import (
@@ -40,21 +47,26 @@ func main() {
 		bare(os.Args[2])
 		return
 	}
-	pushgate := flag.String("pushgate", "bin/pushgate", "the pushgate binary to measure")
-	conns := flag.Int("c", 50, "keep-alive connections")
-	dur := flag.Duration("d", 10*time.Second, "duration of each measured round")
-	rounds := flag.Int("rounds", 2, "rounds of each server, alternated")
-	warm := flag.Duration("warmup", 2*time.Second, "unmeasured load before each round")
-	driver := flag.String("db-driver", "sqlite", "pushgate's database driver")
-	dsn := flag.String("db-dsn", "", "pushgate's DSN (default: a new SQLite file in a temp dir)")
-	target := flag.String("target", "", "load this running server (base URL, WeChat token "+token+") for -d and exit")
+	var o options
+	flag.StringVar(&o.pushgate, "pushgate", "bin/pushgate", "the pushgate binary to measure")
+	flag.IntVar(&o.conns, "c", 50, "keep-alive connections")
+	flag.DurationVar(&o.dur, "d", 10*time.Second, "duration of each measured round")
+	flag.IntVar(&o.rounds, "rounds", 2, "rounds of each server, alternated")
+	flag.DurationVar(&o.warm, "warmup", 2*time.Second, "unmeasured load before each round")
+	flag.StringVar(&o.driver, "db-driver", "sqlite", "pushgate's database driver")
+	flag.StringVar(&o.dsn, "db-dsn", "", "pushgate's DSN (default: a new SQLite file in a temp dir)")
+	flag.StringVar(&o.loader, "loader", "auto", "wrk, go (this program's loader: the fallback, and for CPU profiles) or auto (wrk when installed)")
+	flag.StringVar(&o.peer, "peer", "", "directory of the peer module to build and load in the same rounds (bench/peers/silenceper)")
+	flag.StringVar(&o.logLevel, "log-level", "warn", "PUSHGATE_LOG_LEVEL of the measured pushgate")
+	flag.IntVar(&o.maxRate, "max-rate", 60000, "wrk: signed nonces written per second of a run (more than any server answers)")
+	target := flag.String("target", "", "load this running server (base URL, WeChat token "+token+") for -d with the Go loader and exit")
 	flag.Parse()
 	if *target != "" {
-		res := load(*target, *conns, *dur)
+		res := load(*target, o.conns, o.dur)
 		fmt.Printf("%s: %.0f req/s, p50 %v, p99 %v, %d errors %s\n", *target, res.rps(), res.pct(0.5), res.pct(0.99), res.errs, res.firstErr)
 		return
 	}
-	if err := runBench(*pushgate, *conns, *dur, *rounds, *warm, *driver, *dsn); err != nil {
+	if err := runBench(o); err != nil {
 		fmt.Fprintln(os.Stderr, "loadbench:", err)
 		os.Exit(1)
 	}
@@ -70,6 +82,12 @@ func bare(addr string) {
 	}))
 	fmt.Fprintln(os.Stderr, err)
 	os.Exit(1)
+}
+
+type options struct {
+	pushgate, driver, dsn, loader, peer, logLevel string
+	conns, rounds, maxRate                        int
+	dur, warm                                     time.Duration
 }
 
 type server struct {
@@ -236,8 +254,28 @@ func load(base string, conns int, d time.Duration) result {
 	return res
 }
 
-func runBench(bin string, conns int, d time.Duration, rounds int, warm time.Duration, driver, dsn string) error {
-	if _, err := os.Stat(bin); err != nil {
+// buildPeer builds the peer module in dir (its own go.mod: it needs the
+// module proxy the first time) into out.
+func buildPeer(dir, out string) error {
+	cmd := exec.Command("go", "build", "-o", out, ".")
+	cmd.Dir = dir
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build in %s: %v: %s", dir, err, b)
+	}
+	return nil
+}
+
+// figures is one measured round of one server.
+type figures struct {
+	rps                  float64
+	p50, p99             time.Duration
+	errs, n              int64
+	serverCPU, loaderCPU time.Duration // per request
+	note                 string
+}
+
+func runBench(o options) error {
+	if _, err := os.Stat(o.pushgate); err != nil {
 		return fmt.Errorf("pushgate binary: %w (build it: go build -o bin/pushgate ./cmd/pushgate)", err)
 	}
 	dir, err := os.MkdirTemp("", "loadbench")
@@ -245,6 +283,7 @@ func runBench(bin string, conns int, d time.Duration, rounds int, warm time.Dura
 		return err
 	}
 	defer os.RemoveAll(dir)
+	dsn := o.dsn
 	if dsn == "" {
 		dsn = filepath.Join(dir, "bench.db")
 	}
@@ -252,41 +291,81 @@ func runBench(bin string, conns int, d time.Duration, rounds int, warm time.Dura
 	if err != nil {
 		return err
 	}
-	bareAddr, pgAddr := freeAddr(), freeAddr()
+	wrk := ""
+	switch o.loader {
+	case "wrk", "auto":
+		if p, err := exec.LookPath("wrk"); err == nil {
+			wrk = p
+		} else if o.loader == "wrk" {
+			return fmt.Errorf("wrk not found (apt-get install -y wrk): %w", err)
+		}
+	case "go":
+	default:
+		return fmt.Errorf("-loader %q: want wrk, go or auto", o.loader)
+	}
+
+	var servers []*server
+	defer func() {
+		for _, s := range servers {
+			s.stop()
+		}
+	}()
+	bareAddr := freeAddr()
 	b, err := start("bare", []string{self, "bare", bareAddr}, nil, bareAddr)
 	if err != nil {
 		return err
 	}
-	defer b.stop()
-	p, err := start("pushgate", []string{bin, "serve"}, []string{
+	servers = append(servers, b)
+	peerNote := "no peer (-peer empty)"
+	if o.peer != "" {
+		bin := filepath.Join(dir, "silenceper")
+		if err := buildPeer(o.peer, bin); err != nil {
+			peerNote = "no peer row: " + err.Error()
+		} else {
+			addr := freeAddr()
+			pe, err := start("peer", []string{bin, addr, token}, nil, addr)
+			if err != nil {
+				return err
+			}
+			servers = append(servers, pe)
+			peerNote = "peer: silenceper/wechat v2 official-account server, nil reply, logrus at warn"
+		}
+	}
+	pgAddr := freeAddr()
+	p, err := start("pushgate", []string{o.pushgate, "serve"}, []string{
 		"PUSHGATE_ADDR=" + pgAddr, "PUSHGATE_WECHAT_TOKEN=" + token,
-		"PUSHGATE_DB_DRIVER=" + driver, "PUSHGATE_CPUPROFILE=" + os.Getenv("LOADBENCH_CPUPROFILE"), "PUSHGATE_DB_DSN=" + dsn, "PUSHGATE_LOG_LEVEL=warn",
+		"PUSHGATE_DB_DRIVER=" + o.driver, "PUSHGATE_CPUPROFILE=" + os.Getenv("LOADBENCH_CPUPROFILE"), "PUSHGATE_DB_DSN=" + dsn, "PUSHGATE_LOG_LEVEL=" + o.logLevel,
 	}, pgAddr)
 	if err != nil {
 		return err
 	}
-	defer p.stop()
+	servers = append(servers, p)
 
-	fmt.Printf("loadbench: %d connections, %d rounds of %v each (after %v warm-up), pushgate on %s\n", conns, rounds, d, warm, driver)
+	// wrk counts only transport errors and non-2xx answers: check once,
+	// with the Go client, that every server answers a push "success".
+	for _, s := range servers {
+		if res := load(s.url, 1, 200*time.Millisecond); res.errs > 0 || res.n == 0 {
+			return fmt.Errorf("%s does not answer a signed push with 200 \"success\": %s", s.name, res.firstErr)
+		}
+	}
+	loaderName := "go (cmd/loadbench)"
+	if wrk != "" {
+		loaderName = "wrk (" + wrk + "), signed nonces precomputed per run, each used once"
+	}
+	fmt.Printf("loadbench: %d connections, %d rounds of %v each (after %v warm-up), pushgate on %s (DSN %s)\n", o.conns, o.rounds, o.dur, o.warm, o.driver, dsn)
+	fmt.Printf("loader: %s\nPUSHGATE_LOG_LEVEL=%s; %s\n", loaderName, o.logLevel, peerNote)
 	fmt.Printf("%-9s %5s %10s %9s %9s %7s %12s %12s\n", "server", "round", "req/s", "p50", "p99", "errors", "server-cpu/r", "loader-cpu/r")
-	var sums [2]float64
-	var lastP result
-	for r := 1; r <= rounds; r++ {
-		for i, s := range []*server{b, p} {
-			load(s.url, conns, warm)
-			cpu0, self0 := s.cpuTime(), selfCPU()
-			res := load(s.url, conns, d)
-			perReq := func(d time.Duration) time.Duration {
-				return (d / time.Duration(max(res.n, 1))).Round(100 * time.Nanosecond)
+	all := map[string][]figures{}
+	for r := 1; r <= o.rounds; r++ {
+		for _, s := range servers {
+			f, err := measure(s, o, wrk, dir)
+			if err != nil {
+				return fmt.Errorf("%s round %d: %w", s.name, r, err)
 			}
-			serverCPU, loaderCPU := perReq(s.cpuTime()-cpu0), perReq(selfCPU()-self0)
-			sums[i] += res.rps()
-			if i == 1 {
-				lastP = res
-			}
-			fmt.Printf("%-9s %5d %10.0f %9v %9v %7d %12v %12v\n", s.name, r, res.rps(), res.pct(0.50).Round(10*time.Microsecond), res.pct(0.99).Round(10*time.Microsecond), res.errs, serverCPU, loaderCPU)
-			if res.firstErr != "" {
-				fmt.Printf("          first error: %s\n", res.firstErr)
+			all[s.name] = append(all[s.name], f)
+			fmt.Printf("%-9s %5d %10.0f %9v %9v %7d %12v %12v\n", s.name, r, f.rps, f.p50.Round(10*time.Microsecond), f.p99.Round(10*time.Microsecond), f.errs, f.serverCPU, f.loaderCPU)
+			if f.note != "" {
+				fmt.Printf("          %s\n", f.note)
 			}
 		}
 	}
@@ -295,7 +374,7 @@ func runBench(bin string, conns int, d time.Duration, rounds int, warm time.Dura
 		resp.Body.Close()
 		for _, line := range strings.Split(string(m), "\n") {
 			name := strings.Fields(line + " x")[0]
-			if strings.HasSuffix(name, "_sum") || strings.HasSuffix(name, "_count") || strings.HasPrefix(name, "pushgate_store_") && strings.HasSuffix(name, "_total") {
+			if strings.HasPrefix(name, "pushgate_store_") && strings.HasSuffix(name, "_total") {
 				fmt.Println("  pushgate", line)
 			}
 		}
@@ -304,7 +383,72 @@ func runBench(bin string, conns int, d time.Duration, rounds int, warm time.Dura
 	if err != nil {
 		return err
 	}
-	fmt.Printf("ratio pushgate/bare (mean req/s): %.2f   pushgate p99 (last round): %v   pushgate peak RSS: %.1f MiB\n",
-		sums[1]/sums[0], lastP.pct(0.99).Round(10*time.Microsecond), float64(rss)/(1<<20))
+	mean := func(name string, get func(figures) float64) float64 {
+		var sum float64
+		for _, f := range all[name] {
+			sum += get(f)
+		}
+		return sum / float64(max(1, len(all[name])))
+	}
+	rps := func(f figures) float64 { return f.rps }
+	cpu := func(f figures) float64 { return float64(f.serverCPU) }
+	worstP99 := func(name string) time.Duration {
+		var w time.Duration
+		for _, f := range all[name] {
+			w = max(w, f.p99)
+		}
+		return w
+	}
+	fmt.Printf("mean req/s: bare %.0f", mean("bare", rps))
+	if len(all["peer"]) > 0 {
+		fmt.Printf(", peer %.0f", mean("peer", rps))
+	}
+	fmt.Printf(", pushgate %.0f\n", mean("pushgate", rps))
+	fmt.Printf("ratio pushgate/bare %.2f", mean("pushgate", rps)/mean("bare", rps))
+	if len(all["peer"]) > 0 {
+		fmt.Printf("   peer/bare %.2f   pushgate/peer %.2f", mean("peer", rps)/mean("bare", rps), mean("pushgate", rps)/mean("peer", rps))
+	}
+	fmt.Printf("\nserver CPU per request vs bare: pushgate %.2fx", mean("pushgate", cpu)/mean("bare", cpu))
+	if len(all["peer"]) > 0 {
+		fmt.Printf("   peer %.2fx", mean("peer", cpu)/mean("bare", cpu))
+	}
+	fmt.Printf("\npushgate p99 (worst round): %v   pushgate peak RSS: %.1f MiB\n", worstP99("pushgate").Round(10*time.Microsecond), float64(rss)/(1<<20))
 	return nil
+}
+
+// measure warms s up, then loads it for one round with wrk (when wrk is
+// not empty) or the Go loader.
+func measure(s *server, o options, wrk, dir string) (figures, error) {
+	if wrk == "" {
+		load(s.url, o.conns, o.warm)
+		cpu0, self0 := s.cpuTime(), selfCPU()
+		res := load(s.url, o.conns, o.dur)
+		perReq := func(d time.Duration) time.Duration {
+			return (d / time.Duration(max(res.n, 1))).Round(100 * time.Nanosecond)
+		}
+		f := figures{rps: res.rps(), p50: res.pct(0.5), p99: res.pct(0.99), errs: res.errs, n: res.n,
+			serverCPU: perReq(s.cpuTime() - cpu0), loaderCPU: perReq(selfCPU() - self0)}
+		if res.firstErr != "" {
+			f.note = "first error: " + res.firstErr
+		}
+		return f, nil
+	}
+	if o.warm > 0 {
+		if _, err := runWrk(wrk, dir, s.url, o.conns, o.warm, o.maxRate); err != nil {
+			return figures{}, err
+		}
+	}
+	cpu0 := s.cpuTime()
+	r, err := runWrk(wrk, dir, s.url, o.conns, o.dur, o.maxRate)
+	if err != nil {
+		return figures{}, err
+	}
+	n := max(r.requests, 1)
+	f := figures{rps: float64(r.requests) / r.elapsed.Seconds(), p50: r.p50, p99: r.p99, errs: r.errs, n: r.requests,
+		serverCPU: ((s.cpuTime() - cpu0) / time.Duration(n)).Round(100 * time.Nanosecond),
+		loaderCPU: (r.cpu / time.Duration(n)).Round(100 * time.Nanosecond)}
+	if r.overflow > 0 {
+		f.note = fmt.Sprintf("the nonce list ran out %d times (raise -max-rate): reused nonces are refused", r.overflow)
+	}
+	return f, nil
 }
