@@ -80,13 +80,16 @@ func BenchmarkDecodeVsEtree(b *testing.B) {
 // digest of the whole push) with the six-field key it replaced, and with
 // decoding the push, on fixtures of both formats.
 func BenchmarkDedupeKey(b *testing.B) {
-	for _, name := range []string{"event.CLICK", "unknown~miniprogrampage", "event.pic_weixin~three"} {
+	for _, name := range []string{"event.CLICK", "miniprogrampage~json", "event.pic_weixin~three"} {
 		var p fixtures.Push
 		pushes, _ := fixtures.Pushes()
 		for _, q := range pushes {
 			if q.Name == name {
 				p = q
 			}
+		}
+		if p.Body == nil {
+			b.Fatalf("no fixture %q", name)
 		}
 		e, err := events.Decode(p.Body, events.DetectFormat("", p.Body))
 		if err != nil {
