@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -282,20 +281,7 @@ func (p *heldFeed) answer() {
 }
 
 // wait parses ?wait=: seconds, from 0 to MaxWait.
-func (f Feed) wait(q string) (time.Duration, error) {
-	if q == "" {
-		return 0, nil
-	}
-	limit := f.MaxWait
-	if limit <= 0 {
-		limit = 300 * time.Second
-	}
-	secs, err := strconv.ParseFloat(q, 64)
-	if err != nil || math.IsNaN(secs) || secs < 0 || secs > limit.Seconds() {
-		return 0, fmt.Errorf("wait must be a number of seconds from 0 to %g, got %q", limit.Seconds(), q)
-	}
-	return time.Duration(secs * float64(time.Second)), nil
-}
+func (f Feed) wait(q string) (time.Duration, error) { return parseWait("wait", q, f.MaxWait) }
 
 func (f Feed) heartbeat() time.Duration {
 	if f.Heartbeat > 0 {

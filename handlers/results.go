@@ -222,17 +222,20 @@ func writeJSONAndClose(conn net.Conn, status int, body any) error {
 }
 
 // wait parses ?timeout=: seconds, a non-negative number up to MaxWait.
-func (f Results) wait(q string) (time.Duration, error) {
+func (f Results) wait(q string) (time.Duration, error) { return parseWait("timeout", q, f.MaxWait) }
+
+// parseWait parses a query's wait in seconds, from 0 to limit (300 s when
+// limit is not positive); "" is 0. name is the parameter, for the error.
+func parseWait(name, q string, limit time.Duration) (time.Duration, error) {
 	if q == "" {
 		return 0, nil
 	}
-	limit := f.MaxWait
 	if limit <= 0 {
 		limit = 300 * time.Second
 	}
 	secs, err := strconv.ParseFloat(q, 64)
 	if err != nil || math.IsNaN(secs) || secs < 0 || secs > limit.Seconds() {
-		return 0, fmt.Errorf("timeout must be a number of seconds from 0 to %g, got %q", limit.Seconds(), q)
+		return 0, fmt.Errorf("%s must be a number of seconds from 0 to %g, got %q", name, limit.Seconds(), q)
 	}
 	return time.Duration(secs * float64(time.Second)), nil
 }
