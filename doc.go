@@ -4,7 +4,7 @@
 // WeChat's budget, with crash recovery, replay, outbound notifications and
 // an admin API around that.
 //
-// The whole command line (serve, send, events list, replay, deliveries)
+// The whole command line (serve, send, events list, replay, deliveries, tail)
 // with your handlers is one call:
 //
 //	func main() {

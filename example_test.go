@@ -24,7 +24,7 @@ import (
 )
 
 // A program's whole main: its handlers, then the pushgate command line
-// (serve, send, events list, replay, deliveries), settings from flags,
+// (serve, send, events list, replay, deliveries, tail), settings from flags,
 // PUSHGATE_* variables and --config as for the pushgate binary.
 func ExampleMain() {
 	mux := events.NewMux()
