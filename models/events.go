@@ -41,6 +41,7 @@ type NewEvent struct {
 	Raw                            []byte    // body exactly as received
 	ReceivedAt                     time.Time // zero = the Store's clock
 	HTTPRequestID                  string    // the id of the HTTP request that delivered the push
+	TraceParent                    string    // the W3C traceparent of the push's span; "" when tracing is off
 	// Expected says the caller announced this save with ExpectSave; saving
 	// it (or failing to) ends the announcement.
 	Expected bool
@@ -185,7 +186,7 @@ func (s *Store) applySave(b *batchTx, op *writeOp) error {
 	for {
 		n, err := b.exec(stmtInsertEvent, op.id, e.DedupeKey, accountOrDefault(e.Account), e.AuthorizerAppID, e.NonceKey, e.Kind,
 			e.MsgType, e.Event, e.EventKey, e.FromUser, e.ToUser, e.CreateTime, e.MsgID, e.RequestID, e.Format,
-			e.HTTPRequestID, e.ReceivedAt, e.ReceivedAt, nullBytes(e.Payload), nullBytes(e.Raw))
+			e.HTTPRequestID, e.TraceParent, e.ReceivedAt, e.ReceivedAt, nullBytes(e.Payload), nullBytes(e.Raw))
 		if err != nil {
 			return err
 		}
