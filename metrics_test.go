@@ -193,6 +193,20 @@ func TestMetricsAfterScriptedRun(t *testing.T) {
 	if commits < 1 || writes < 5 || writes < commits {
 		t.Errorf("store commits %v, writes %v: want at least one commit and the 5 saves among the writes", commits, writes)
 	}
+	if f := fams["pushgate_store_commit_writes"]; f == nil || len(f.GetMetric()) != 1 {
+		t.Errorf("/metrics lacks the histogram pushgate_store_commit_writes")
+	} else {
+		h := f.GetMetric()[0].GetHistogram()
+		if got := float64(h.GetSampleCount()); got != commits {
+			t.Errorf("Got(pushgate_store_commit_writes count) = %v, want %v (pushgate_store_commits_total)", got, commits)
+		}
+		if got := h.GetSampleSum(); got != writes {
+			t.Errorf("Got(pushgate_store_commit_writes sum) = %v, want %v (pushgate_store_writes_total)", got, writes)
+		}
+		if n := len(h.GetBucket()); n != 10 {
+			t.Errorf("Got(pushgate_store_commit_writes buckets) = %d, want 10 (1 to 256 and +Inf)", n)
+		}
+	}
 	for _, name := range []string{"go_goroutines", "process_cpu_seconds_total", "go_memstats_alloc_bytes"} {
 		if fams[name] == nil {
 			t.Errorf("/metrics lacks %s (Go runtime and process collectors)", name)

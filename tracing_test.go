@@ -27,7 +27,9 @@ import (
 
 // TestNotificationCarriesTraceparent: with tracing on, a notification's POST
 // carries the W3C traceparent of its attempt's span, so a subscriber can
-// join the trace.
+// join the trace, and that span is a child of the push's server span (kept
+// on the event as trace_parent): the notification continues the push's
+// trace.
 func TestNotificationCarriesTraceparent(t *testing.T) {
 	t.Parallel()
 	var (
@@ -79,22 +81,34 @@ func TestNotificationCarriesTraceparent(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	var attempt *tracetest.SpanStub
-	for deadline := time.Now().Add(5 * time.Second); attempt == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	var attempt, push *tracetest.SpanStub
+	for deadline := time.Now().Add(5 * time.Second); (attempt == nil || push == nil) && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		for _, s := range exp.GetSpans() {
-			if s.Name == "notify.attempt" {
+			switch s.Name {
+			case "notify.attempt":
 				attempt = &s
+			case "POST /wechat":
+				push = &s
 			}
 		}
 	}
-	if attempt == nil {
-		t.Fatal("no notify.attempt span")
+	if attempt == nil || push == nil {
+		t.Fatalf("spans: notify.attempt %v, POST /wechat %v: want both", attempt != nil, push != nil)
 	}
 	want := fmt.Sprintf("00-%s-%s-01", attempt.SpanContext.TraceID(), attempt.SpanContext.SpanID())
 	mu.Lock()
 	defer mu.Unlock()
 	if parents[0] != want {
 		t.Errorf("Got(traceparent) = %q, want %q (the attempt's span)", parents[0], want)
+	}
+	if got, want := attempt.SpanContext.TraceID(), push.SpanContext.TraceID(); got != want {
+		t.Errorf("Got(notify.attempt trace id) = %v, want %v (the push's)", got, want)
+	}
+	if got, want := attempt.Parent.SpanID(), push.SpanContext.SpanID(); got != want {
+		t.Errorf("Got(notify.attempt parent) = %v, want %v (the push's server span)", got, want)
+	}
+	if !strings.Contains(parents[0], push.SpanContext.TraceID().String()) {
+		t.Errorf("Got(traceparent) = %q, want the push's trace id %v", parents[0], push.SpanContext.TraceID())
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/pushgate/pushgate/models"
 )
 
 // NewRegistry returns a Prometheus registry with the Go runtime and
@@ -125,6 +127,7 @@ func (s *Server) registerMetrics(reg prometheus.Registerer) error {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "pushgate_store_writes_total", Help: "Writes (saves, attempts, ...) those transactions carried.",
 		}, func() float64 { return float64(s.store.WriterStats().Writes) }),
+		commitSizes{s.store},
 	}
 	for _, g := range s.gauges {
 		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: g.Name, Help: g.Help}, g.Value))
@@ -135,6 +138,22 @@ func (s *Server) registerMetrics(reg prometheus.Registerer) error {
 		}
 	}
 	return nil
+}
+
+// commitSizesDesc describes pushgate_store_commit_writes.
+var commitSizesDesc = prometheus.NewDesc("pushgate_store_commit_writes",
+	"Writes per batch of the store's group-commit writer (its transactions by size).", nil, nil)
+
+// commitSizes collects the store writer's batch sizes, read at scrape.
+type commitSizes struct{ store *models.Store }
+
+// Describe implements prometheus.Collector.
+func (c commitSizes) Describe(ch chan<- *prometheus.Desc) { ch <- commitSizesDesc }
+
+// Collect implements prometheus.Collector.
+func (c commitSizes) Collect(ch chan<- prometheus.Metric) {
+	cs := c.store.CommitSizes()
+	ch <- prometheus.MustNewConstHistogram(commitSizesDesc, cs.Count, cs.Sum, cs.Buckets)
 }
 
 // metricsHandler writes the registry in Prometheus' exposition format.

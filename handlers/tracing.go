@@ -31,6 +31,34 @@ func (s *Server) span(ctx context.Context, name string) (context.Context, trace.
 	return s.tracer.Start(ctx, name)
 }
 
+// traceParentCarrier catches the traceparent an injection writes.
+type traceParentCarrier struct{ v string }
+
+// Get implements propagation.TextMapCarrier.
+func (c *traceParentCarrier) Get(string) string { return "" }
+
+// Set implements propagation.TextMapCarrier.
+func (c *traceParentCarrier) Set(key, value string) {
+	if key == "traceparent" {
+		c.v = value
+	}
+}
+
+// Keys implements propagation.TextMapCarrier.
+func (c *traceParentCarrier) Keys() []string { return nil }
+
+// traceParent returns the W3C traceparent of ctx's span (a push's server
+// span), kept on its event so that its notifications continue the trace;
+// "" with tracing off or no valid span.
+func (s *Server) traceParent(ctx context.Context) string {
+	if s.tracer == nil || !trace.SpanContextFromContext(ctx).IsValid() {
+		return ""
+	}
+	var c traceParentCarrier
+	traceContext.Inject(ctx, &c)
+	return c.v
+}
+
 // fail records err on span as its error.
 func failSpan(span trace.Span, err error) {
 	if span.IsRecording() {

@@ -153,6 +153,7 @@ func (s *Server) receive(c *gin.Context) {
 		RequestID:     meta.RequestID,
 		Format:        format.String(),
 		HTTPRequestID: info.HTTPRequestID,
+		TraceParent:   s.traceParent(rctx),
 		Payload:       payload,
 		Raw:           body,
 		ReceivedAt:    start,

@@ -11,16 +11,16 @@ import (
 // by row (see writer.process), which tells which op was at fault.
 
 const bulkInsertEventsSQL = `INSERT INTO events (id, dedupe_key, account, authorizer_appid, nonce_key, kind, msg_type,
- event, event_key, from_user, to_user, create_time, msg_id, request_id, format, http_request_id, status, attempts, duplicates,
+ event, event_key, from_user, to_user, create_time, msg_id, request_id, format, http_request_id, trace_parent, status, attempts, duplicates,
  received_at, last_seen, last_error, payload, raw, notified)
 SELECT u.id, u.dedupe_key, u.account, u.authorizer_appid, u.nonce_key, u.kind, u.msg_type, u.event, u.event_key, u.from_user,
- u.to_user, u.create_time, u.msg_id, u.request_id, u.format, u.http_request_id, 'received', 0, 0, u.received_at, u.received_at, '',
+ u.to_user, u.create_time, u.msg_id, u.request_id, u.format, u.http_request_id, u.trace_parent, 'received', 0, 0, u.received_at, u.received_at, '',
  u.payload, u.raw, false
 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
  $9::bigint[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::bytea[], $15::bytea[],
- $16::text[], $17::text[], $18::text[], $19::text[])
+ $16::text[], $17::text[], $18::text[], $19::text[], $20::text[])
  AS u(id, dedupe_key, kind, msg_type, event, event_key, from_user, to_user, create_time, msg_id, request_id,
- format, received_at, payload, raw, account, nonce_key, authorizer_appid, http_request_id)
+ format, received_at, payload, raw, account, nonce_key, authorizer_appid, http_request_id, trace_parent)
 ON CONFLICT DO NOTHING
 RETURNING id`
 
@@ -69,7 +69,7 @@ func (s *Store) bulkSaves(b *batchTx, saves []*writeOp) error {
 		keys, kinds, mts, evs, eks, froms, tos []string
 		msgIDs, reqIDs, formats                []string
 		accounts, nonceKeys, authorizers       []string
-		httpIDs                                []string
+		httpIDs, traceParents                  []string
 		ats                                    []time.Time
 		payloads, raws                         [][]byte
 	)
@@ -96,10 +96,11 @@ func (s *Store) bulkSaves(b *batchTx, saves []*writeOp) error {
 		ats = append(ats, e.ReceivedAt)
 		accounts, nonceKeys = append(accounts, accountOrDefault(e.Account)), append(nonceKeys, e.NonceKey)
 		authorizers, httpIDs = append(authorizers, e.AuthorizerAppID), append(httpIDs, e.HTTPRequestID)
+		traceParents = append(traceParents, e.TraceParent)
 		payloads, raws = append(payloads, nullBytes(e.Payload)), append(raws, nullBytes(e.Raw))
 	}
 	rows, err := b.tx.Query(withNotified(bulkInsertEventsSQL, s.bornNotified), ids, keys, kinds, mts, evs, eks, froms, tos, cts,
-		msgIDs, reqIDs, formats, ats, payloads, raws, accounts, nonceKeys, authorizers, httpIDs)
+		msgIDs, reqIDs, formats, ats, payloads, raws, accounts, nonceKeys, authorizers, httpIDs, traceParents)
 	if err != nil {
 		return err
 	}

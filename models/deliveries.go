@@ -57,8 +57,11 @@ type Delivery struct {
 	Lease         int64     `gorm:"not null" json:"-"` // token of the current claim; 0 = unclaimed
 	LastStatus    int       `gorm:"not null" json:"last_status"`
 	LastError     string    `gorm:"not null" json:"last_error"`
-	CreatedAt     time.Time `gorm:"not null" json:"created_at"`
-	UpdatedAt     time.Time `gorm:"not null" json:"updated_at"`
+	// TraceParent is its event's Event.TraceParent: its attempts' spans
+	// continue the push's trace ("" for none).
+	TraceParent string    `gorm:"column:trace_parent;not null;default:''" json:"-"`
+	CreatedAt   time.Time `gorm:"not null" json:"created_at"`
+	UpdatedAt   time.Time `gorm:"not null" json:"updated_at"`
 }
 
 // TableName pins the table name.
@@ -93,6 +96,8 @@ type NewDelivery struct {
 	// Account is the account of the event notified ("" for none).
 	Account string
 	Body    []byte // the exact bytes to POST
+	// TraceParent is the event's Event.TraceParent ("" for none).
+	TraceParent string
 	// DueAt is the first attempt's time; zero means now.
 	DueAt time.Time
 }
@@ -206,26 +211,26 @@ type deliveryRow struct {
 	due     time.Time
 }
 
-// deliveryInsertChunk bounds the rows of one INSERT (8 parameters each).
+// deliveryInsertChunk bounds the rows of one INSERT (10 parameters each).
 const deliveryInsertChunk = 500
 
 func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, rows []deliveryRow, now time.Time) error {
 	for len(rows) > 0 {
 		k := min(len(rows), deliveryInsertChunk)
 		q := make([]byte, 0, 200+40*k)
-		q = append(q, `INSERT INTO deliveries (id, event_id, account, url, kind, body, status, attempts,
+		q = append(q, `INSERT INTO deliveries (id, event_id, account, url, kind, body, trace_parent, status, attempts,
  next_attempt_at, lease, last_status, last_error, created_at, updated_at) VALUES `...)
 		args := make([]any, 0, 9*k)
 		for i, r := range rows[:k] {
 			if i > 0 {
 				q = append(q, ',')
 			}
-			q = append(q, "(?, ?, ?, ?, ?, ?, 'pending', 0, ?, 0, 0, '', ?, ?)"...)
+			q = append(q, "(?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, 0, 0, '', ?, ?)"...)
 			body := r.d.Body
 			if body == nil {
 				body = []byte{}
 			}
-			args = append(args, r.d.ID, r.eventID, r.d.Account, r.d.URL, r.d.Kind, body, r.due, now, now)
+			args = append(args, r.d.ID, r.eventID, r.d.Account, r.d.URL, r.d.Kind, body, r.d.TraceParent, r.due, now, now)
 		}
 		if _, err := tx.ExecContext(ctx, s.rebind(string(q)), args...); err != nil {
 			return err
@@ -237,7 +242,8 @@ func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, rows []deliver
 
 // UnnotifiedEventsByID returns those of the events with the given ids that are
 // not yet notified, oldest first, with only the columns a notification needs:
-// ID, Account, AuthorizerAppID, Kind, MsgType, Event, ReceivedAt and Payload.
+// ID, Account, AuthorizerAppID, Kind, MsgType, Event, ReceivedAt, Payload
+// and TraceParent.
 func (s *Store) UnnotifiedEventsByID(ctx context.Context, ids []int64) ([]Event, error) {
 	if err := s.checkOpen("unnotified events"); err != nil {
 		return nil, err
@@ -245,7 +251,7 @@ func (s *Store) UnnotifiedEventsByID(ctx context.Context, ids []int64) ([]Event,
 	var out []Event
 	for chunk := range chunks(ids, 500) {
 		var part []Event
-		err := s.db.WithContext(ctx).Select("id", "account", "authorizer_appid", "kind", "msg_type", "event", "received_at", "payload").
+		err := s.db.WithContext(ctx).Select("id", "account", "authorizer_appid", "kind", "msg_type", "event", "received_at", "payload", "trace_parent").
 			Where("id IN ?", chunk).Where("notified = ?", false).Find(&part).Error
 		if err != nil {
 			return nil, fmt.Errorf("models: unnotified events by id: %w", err)

@@ -12,7 +12,7 @@ import (
 
 // deliveryColumns are the columns scanDelivery reads, in its order.
 const deliveryColumns = `id, event_id, url, kind, body, status, attempts, next_attempt_at, lease,
- last_status, last_error, created_at, updated_at`
+ last_status, last_error, created_at, updated_at, trace_parent`
 
 // claimSQL claims due deliveries. The inner SELECT is the "find due" query: a
 // range of the index idx_deliveries_due (status, next_attempt_at), so its cost
@@ -127,7 +127,7 @@ func (s *Store) ReleaseDelivery(ctx context.Context, id, lease int64) error {
 func scanDelivery(rows interface{ Scan(...any) error }, d *Delivery) error {
 	var next, created, updated dbTimeValue
 	err := rows.Scan(&d.ID, &d.EventID, &d.URL, &d.Kind, &d.Body, &d.Status, &d.Attempts, &next,
-		&d.Lease, &d.LastStatus, &d.LastError, &created, &updated)
+		&d.Lease, &d.LastStatus, &d.LastError, &created, &updated, &d.TraceParent)
 	d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = next.Time, created.Time, updated.Time
 	return err
 }

@@ -41,6 +41,7 @@ type NewEvent struct {
 	Raw                            []byte    // body exactly as received
 	ReceivedAt                     time.Time // zero = the Store's clock
 	HTTPRequestID                  string    // the id of the HTTP request that delivered the push
+	TraceParent                    string    // the W3C traceparent of the push's span; "" when tracing is off
 	// Expected says the caller announced this save with ExpectSave; saving
 	// it (or failing to) ends the announcement.
 	Expected bool
@@ -74,6 +75,42 @@ type WriterStats struct {
 // how many writes share a commit.
 func (s *Store) WriterStats() WriterStats {
 	return WriterStats{Batches: s.w.batches.Load(), Writes: s.w.writes.Load()}
+}
+
+// CommitSizeBounds are the upper bounds of CommitSizes' buckets.
+var CommitSizeBounds = [...]float64{1, 2, 4, 8, 16, 32, 64, 128, 256}
+
+// commitSizeBucket returns the index in writer.sizes of a batch of n writes.
+func commitSizeBucket(n int) int {
+	for i, b := range CommitSizeBounds {
+		if float64(n) <= b {
+			return i
+		}
+	}
+	return len(CommitSizeBounds)
+}
+
+// CommitSizes is a histogram of the writes per batch of the Store's
+// group-commit writer since Open, in Prometheus' shape.
+type CommitSizes struct {
+	Buckets map[float64]uint64 // upper bound (CommitSizeBounds) -> batches of at most that many writes (cumulative)
+	Count   uint64             // batches, as WriterStats.Batches
+	Sum     float64            // writes they carried, as WriterStats.Writes
+}
+
+// CommitSizes returns the histogram of the writer's batch sizes, for
+// metrics. Its counts are read one by one while the writer runs: Count is
+// the sum of the buckets, and Sum may be ahead of them by a batch.
+func (s *Store) CommitSizes() CommitSizes {
+	cs := CommitSizes{Buckets: make(map[float64]uint64, len(CommitSizeBounds))}
+	var n uint64
+	for i, b := range CommitSizeBounds {
+		n += uint64(s.w.sizes[i].Load())
+		cs.Buckets[b] = n
+	}
+	cs.Count = n + uint64(s.w.sizes[len(CommitSizeBounds)].Load())
+	cs.Sum = float64(s.w.writes.Load())
+	return cs
 }
 
 // Saved tells the caller of SaveEvent what happened.
@@ -149,7 +186,7 @@ func (s *Store) applySave(b *batchTx, op *writeOp) error {
 	for {
 		n, err := b.exec(stmtInsertEvent, op.id, e.DedupeKey, accountOrDefault(e.Account), e.AuthorizerAppID, e.NonceKey, e.Kind,
 			e.MsgType, e.Event, e.EventKey, e.FromUser, e.ToUser, e.CreateTime, e.MsgID, e.RequestID, e.Format,
-			e.HTTPRequestID, e.ReceivedAt, e.ReceivedAt, nullBytes(e.Payload), nullBytes(e.Raw))
+			e.HTTPRequestID, e.TraceParent, e.ReceivedAt, e.ReceivedAt, nullBytes(e.Payload), nullBytes(e.Raw))
 		if err != nil {
 			return err
 		}

@@ -62,6 +62,10 @@ type Event struct {
 	// HTTPRequestID is the id of the HTTP request that delivered the push
 	// (X-Request-Id); "" for events stored before it was kept.
 	HTTPRequestID string `gorm:"column:http_request_id;not null;default:''" json:"http_request_id"`
+	// TraceParent is the W3C traceparent of the push's server span when
+	// tracing was on ("" otherwise): notifications of the event continue
+	// that trace.
+	TraceParent string `gorm:"column:trace_parent;not null;default:''" json:"trace_parent,omitempty"`
 
 	// RawLen, PayloadLen and ReplyLen are the stored lengths of Raw, Payload
 	// and Reply, set by listings (ListEvents), which carry at most

@@ -29,9 +29,9 @@ const (
 // hotSQL is written with ? placeholders and rebound for PostgreSQL.
 var hotSQL = [numStmts]string{
 	stmtInsertEvent: `INSERT INTO events (id, dedupe_key, account, authorizer_appid, nonce_key, kind, msg_type, event, event_key,
- from_user, to_user, create_time, msg_id, request_id, format, http_request_id, status, attempts, duplicates, received_at, last_seen,
- last_error, payload, raw, notified)
- VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', 0, 0, ?, ?, '', ?, ?, false)
+ from_user, to_user, create_time, msg_id, request_id, format, http_request_id, trace_parent, status, attempts, duplicates, received_at,
+ last_seen, last_error, payload, raw, notified)
+ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', 0, 0, ?, ?, '', ?, ?, false)
  ON CONFLICT DO NOTHING`,
 	stmtBumpDuplicate: `UPDATE events SET duplicates = duplicates + 1, last_seen = ?
  WHERE dedupe_key = ? RETURNING id, status, reply`,

@@ -44,9 +44,10 @@ type writer struct {
 	pendingMu   sync.Mutex            // guards pending
 	pending     map[int64]int         // event id -> attempts recorded and not yet written
 
-	batches       atomic.Int64 // batches begun; tests watch it
-	writes        atomic.Int64 // ops taken into batches
-	bulkFallbacks atomic.Int64 // batches whose array statements failed
+	batches       atomic.Int64                            // batches begun; tests watch it
+	writes        atomic.Int64                            // ops taken into batches
+	bulkFallbacks atomic.Int64                            // batches whose array statements failed
+	sizes         [len(CommitSizeBounds) + 1]atomic.Int64 // batches by size: sizes[i] counts those of at most CommitSizeBounds[i] writes (not cumulative); the last, larger ones
 }
 
 func newWriter(s *Store, st *statements, max int, linger, lazy time.Duration) *writer {
@@ -311,6 +312,7 @@ func (w *writer) drain(batch []*writeOp) []*writeOp {
 func (w *writer) process(batch, held []*writeOp) []*writeOp {
 	w.batches.Add(1)
 	w.writes.Add(int64(len(batch)))
+	w.sizes[commitSizeBucket(len(batch))].Add(1)
 	live := make([]*writeOp, 0, len(batch))
 	for _, op := range batch {
 		if op.wait && op.ctx != nil && op.ctx.Err() != nil && op.kind != opAttempt {

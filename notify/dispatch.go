@@ -132,6 +132,10 @@ func (n *Notifier) deliver(d models.Delivery) {
 	started, clock := n.now(), time.Now()
 	ctx, span := n.sendCtx, noSpan
 	if n.tracer != nil {
+		if d.TraceParent != "" {
+			// Continue the trace of the push that stored the event.
+			ctx = traceContext.Extract(ctx, traceParentCarrier(d.TraceParent))
+		}
 		ctx, span = n.tracer.Start(ctx, "notify.attempt", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
 			attribute.Int64("pushgate.delivery_id", d.ID), attribute.Int64("pushgate.event_id", d.EventID),
 			attribute.Int("pushgate.attempt", attempt), attribute.String("pushgate.kind", d.Kind)))

@@ -118,7 +118,8 @@ func (n *Notifier) fanOut(ctx context.Context, evs []models.Event) error {
 			if body == nil {
 				body = messageBody(ev)
 			}
-			f.Deliveries = append(f.Deliveries, models.NewDelivery{URL: t.url, Kind: ev.Kind, Account: ev.Account, Body: body})
+			f.Deliveries = append(f.Deliveries, models.NewDelivery{URL: t.url, Kind: ev.Kind, Account: ev.Account, Body: body,
+				TraceParent: ev.TraceParent})
 		}
 		created += len(f.Deliveries)
 		fan = append(fan, f)

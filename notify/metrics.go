@@ -98,3 +98,21 @@ var noSpan = trace.SpanFromContext(context.Background())
 
 // traceContext writes the W3C traceparent of an attempt's span.
 var traceContext = propagation.TraceContext{}
+
+// traceParentCarrier is a propagation.TextMapCarrier holding only a stored
+// traceparent, to extract without allocating a map.
+type traceParentCarrier string
+
+// Get implements propagation.TextMapCarrier.
+func (c traceParentCarrier) Get(key string) string {
+	if key == "traceparent" {
+		return string(c)
+	}
+	return ""
+}
+
+// Set implements propagation.TextMapCarrier; a stored traceparent is read only.
+func (traceParentCarrier) Set(string, string) {}
+
+// Keys implements propagation.TextMapCarrier.
+func (traceParentCarrier) Keys() []string { return []string{"traceparent"} }
