@@ -16,6 +16,7 @@ build: ## build bin/pushgate and bin/loadbench
 	$(GO) build -o $(BIN)/loadbench ./cmd/loadbench
 
 test: ## every test, race detector on (needs PostgreSQL on 127.0.0.1:5432, see .ci/run)
+	$(GO) mod download
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 test-race: test ## the same as test

@@ -12,7 +12,8 @@ import (
 
 // EventsChannel is the PostgreSQL NOTIFY channel on which a replica
 // announces the id of events it committed (see AnnounceEvent), so that the
-// feeds of other replicas look in the store again.
+// feeds of other replicas look in the store again. Like ResultsChannel, it
+// is suffixed by the schema outside public (see Store.Channel).
 const EventsChannel = "pushgate_events"
 
 // FeedPage caps the page of EventsAfter.
@@ -74,7 +75,7 @@ func (s *Store) AnnounceEvent(ctx context.Context, id int64) error {
 	if err := s.checkOpen("announce event"); err != nil {
 		return err
 	}
-	if _, err := s.sqlDB.ExecContext(ctx, "SELECT pg_notify($1, $2)", EventsChannel, strconv.FormatInt(id, 10)); err != nil {
+	if _, err := s.sqlDB.ExecContext(ctx, "SELECT pg_notify($1, $2)", s.Channel(EventsChannel), strconv.FormatInt(id, 10)); err != nil {
 		return fmt.Errorf("models: announce event %d: %w", id, err)
 	}
 	return nil
@@ -85,7 +86,7 @@ func (s *Store) AnnounceEvent(ctx context.Context, id int64) error {
 // ListenResults. Payloads that are not ids are ignored. On SQLite it
 // returns ErrUnsupportedDriver.
 func (s *Store) ListenEvents(ctx context.Context, listening func(), onEvent func(id int64)) error {
-	return s.listen(ctx, "listen events", EventsChannel, listening, func(p string) {
+	return s.listen(ctx, "listen events", s.Channel(EventsChannel), listening, func(p string) {
 		if id, err := strconv.ParseInt(p, 10, 64); err == nil {
 			onEvent(id)
 		}

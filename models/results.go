@@ -21,6 +21,9 @@ const (
 
 // ResultsChannel is the PostgreSQL NOTIFY channel on which the request id of
 // every newly stored result is announced, in the transaction that stores it.
+// NOTIFY channels are database-wide: a Store whose tables live in a schema
+// other than public uses this name with a suffix of its schema (see
+// Store.Channel), so deployments sharing one database never hear each other.
 const ResultsChannel = "pushgate_results"
 
 // Result is the outcome of an asynchronous request, keyed by its request id
@@ -112,7 +115,7 @@ func normaliseResult(r *Result) Result {
 }
 
 // insertResult inserts r in tx and, when it was new and the database is
-// PostgreSQL, announces it on ResultsChannel (delivered at commit).
+// PostgreSQL, announces it on the Store's ResultsChannel (delivered at commit).
 func (s *Store) insertResult(ctx context.Context, tx *sql.Tx, r *Result) (bool, error) {
 	res, err := tx.ExecContext(ctx, s.rebind(insertResultSQL), r.RequestID, r.Source, r.Api, r.Service,
 		r.Data, r.IsJSON, r.ReceivedAt, r.ExpiresAt)
@@ -124,7 +127,7 @@ func (s *Store) insertResult(ctx context.Context, tx *sql.Tx, r *Result) (bool, 
 		return false, err
 	}
 	if s.driver == DriverPostgres {
-		if _, err := tx.ExecContext(ctx, "SELECT pg_notify($1, $2)", ResultsChannel, r.RequestID); err != nil {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_notify($1, $2)", s.Channel(ResultsChannel), r.RequestID); err != nil {
 			return false, err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,7 +23,7 @@ const listenHeartbeat = 30 * time.Second
 // caller should re-check what it waits for. The listener holds one dedicated
 // connection, outside the Store's pool. On SQLite it returns ErrUnsupportedDriver.
 func (s *Store) ListenResults(ctx context.Context, listening func(), onResult func(requestID string)) error {
-	return s.listen(ctx, "listen results", ResultsChannel, listening, onResult)
+	return s.listen(ctx, "listen results", s.Channel(ResultsChannel), listening, onResult)
 }
 
 // listen holds a LISTEN on channel on a dedicated connection and reports
@@ -43,7 +44,7 @@ func (s *Store) listen(ctx context.Context, what, channel string, listening func
 		return fmt.Errorf("models: %s: connect: %w", what, err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
 		return fmt.Errorf("models: %s: %w", what, err)
 	}
 	if listening != nil {
@@ -73,6 +74,20 @@ func (s *Store) listen(ctx context.Context, what, channel string, listening func
 			return fmt.Errorf("models: %s: heartbeat: %w", what, err)
 		}
 	}
+}
+
+// Channel returns the NOTIFY channel this Store uses for base
+// (ResultsChannel, EventsChannel). Channels are database-wide while the
+// Store's tables are in its schema (current_schema() when it opened): in
+// public the channel is base itself, as before schemas were told apart;
+// elsewhere base + "_" + 16 hex digits of a hash of the schema's name.
+func (s *Store) Channel(base string) string {
+	if s.schema == "" || s.schema == "public" {
+		return base
+	}
+	h := fnv.New64a()
+	h.Write([]byte(s.schema))
+	return fmt.Sprintf("%s_%016x", base, h.Sum64())
 }
 
 // pgConfig returns a copy of the connection settings of the Store's pool, so a

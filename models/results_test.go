@@ -220,3 +220,57 @@ func TestListenResults(t *testing.T) {
 		t.Errorf("notifications (-want +got):\n%s", diff)
 	}
 }
+
+// TestListenSchemasApart: NOTIFY channels are database-wide, so two
+// deployments in different schemas of one database must use different
+// channels; each hears its own results and events only.
+func TestListenSchemasApart(t *testing.T) {
+	t.Parallel()
+	a := openTest(t, DriverPostgres, testPostgresDSN(t), Options{})
+	b := openTest(t, DriverPostgres, testPostgresDSN(t), Options{})
+	if a.Channel(ResultsChannel) == b.Channel(ResultsChannel) || a.Channel(EventsChannel) == b.Channel(EventsChannel) {
+		t.Fatalf("schemas share channels: %q, %q", a.Channel(ResultsChannel), b.Channel(ResultsChannel))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan struct{})
+	heard := make(chan string, 16)
+	go a.ListenResults(ctx, func() { close(ready) }, func(id string) { heard <- id })
+	<-ready
+	readyEv := make(chan struct{})
+	heardEv := make(chan int64, 16)
+	go a.ListenEvents(ctx, func() { close(readyEv) }, func(id int64) { heardEv <- id })
+	<-readyEv
+
+	// b's traffic first, then a's own: a must hear only its own.
+	if _, err := b.SaveResult(ctx, sampleResult("from-b", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AnnounceEvent(ctx, 7); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.SaveResult(ctx, sampleResult("from-a", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.AnnounceEvent(ctx, 9); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"from-a"} {
+		select {
+		case got := <-heard:
+			if got != want {
+				t.Errorf("heard result %q, want %q (another schema's)", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("own result not heard within 5 s")
+		}
+	}
+	select {
+	case got := <-heardEv:
+		if got != 9 {
+			t.Errorf("heard event %d, want 9 (7 is another schema's)", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("own event not heard within 5 s")
+	}
+}

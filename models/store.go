@@ -97,6 +97,7 @@ type Store struct {
 	db     *gorm.DB         // GORM over sqlDB: models, migration, admin queries
 	sqlDB  *sql.DB          // the general pool (readers; any writer on PostgreSQL)
 	driver string           // DriverSQLite or DriverPostgres
+	schema string           // PostgreSQL: current_schema() at open (see Channel)
 	now    func() time.Time // injected clock
 	log    *slog.Logger
 
@@ -174,6 +175,9 @@ func (s *Store) start(ctx context.Context, dialector gorm.Dialector, opt Options
 	}
 	if err == nil {
 		err = s.loadLegacyUntil(ctx)
+	}
+	if err == nil && s.driver == DriverPostgres {
+		err = s.sqlDB.QueryRowContext(ctx, "SELECT current_schema()").Scan(&s.schema)
 	}
 	var st *statements
 	if err == nil {

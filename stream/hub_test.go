@@ -133,7 +133,14 @@ func TestSubSlow(t *testing.T) {
 	sub := h.Subscribe(models.EventFilter{}, 0)
 	defer sub.Close()
 	save(t, h, s, "CLICK", "a")
-	next(t, sub, 1) // live now
+	next(t, sub, 1) // read from the store: the hub had no subscriber
+	// Nothing more: the subscriber joins the live fan-out and idles there.
+	if _, err := sub.Next(context.Background(), 20*time.Millisecond); !errors.Is(err, stream.ErrIdle) {
+		t.Fatalf("Next on nothing = %v, want ErrIdle", err)
+	}
+	if n := h.Subscribers(); n != 1 {
+		t.Fatalf("Subscribers() = %d after an idle Next, want 1 (live)", n)
+	}
 	for i := range 5 {
 		save(t, h, s, "CLICK", fmt.Sprint("x", i))
 	}
