@@ -291,7 +291,8 @@ func TestAsyncDeadlinePassedWhileStopped(t *testing.T) {
 
 		first := startReplica(t, drv, dsn, cfg, Options{})
 		lb.to.Store(first.bridge)
-		const timeout = 700 * time.Millisecond
+		// Long enough for start, one answer and stop on a loaded machine.
+		const timeout = 3 * time.Second
 		start := time.Now()
 		ids := startAsync(t, first.bridge, rcv.URL+"/late", timeout, 2)
 		waitTasks(t, proc, 2)

@@ -450,7 +450,9 @@ func TestWeComAccount(t *testing.T) {
 				t.Errorf("fallback got %v, want the change_contact event", evs)
 			}
 
-			nonce := freshNonce()
+			// The same URL twice: one timestamp for both (taken per post, two
+			// posts could straddle a second and be two different URLs).
+			nonce, stamp := freshNonce(), strconv.FormatInt(time.Now().Unix(), 10)
 			for _, tc := range []struct {
 				name   string
 				w      sealedWire
@@ -461,8 +463,8 @@ func TestWeComAccount(t *testing.T) {
 				{"plaintext", func() sealedWire { w := corp(clickN(2)); w.plain = true; return w }(), 401, "wecom accounts accept encrypted pushes only"},
 				{"wrong token", func() sealedWire { w := corp(clickN(3)); w.token = "other"; return w }(), 401, "invalid msg_signature"},
 				{"stale", func() sealedWire { w := corp(clickN(4)); w.stamp = "1409659813"; return w }(), 401, "timestamp outside the allowed window"},
-				{"first under a nonce", func() sealedWire { w := corp(clickN(5)); w.nonce = nonce; return w }(), 200, "success"},
-				{"second body under it", func() sealedWire { w := corp(clickN(6)); w.nonce = nonce; return w }(), 401, "nonce already used"},
+				{"first under a nonce", func() sealedWire { w := corp(clickN(5)); w.nonce, w.stamp = nonce, stamp; return w }(), 200, "success"},
+				{"second body under it", func() sealedWire { w := corp(clickN(6)); w.nonce, w.stamp = nonce, stamp; return w }(), 401, "nonce already used"},
 			} {
 				status, answer := ts.postSealed(t, tc.w)
 				if status != tc.status || !strings.Contains(answer, tc.msg) {

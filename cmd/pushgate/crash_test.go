@@ -72,7 +72,12 @@ func TestKill9UnderLoad(t *testing.T) {
 	c := startChild(t, dsn)
 
 	load := startLoad(c.addr, 8, "w")
-	time.Sleep(1500 * time.Millisecond)
+	// Kill once the server is busy with acknowledged pushes (a count, not a
+	// time: a loaded machine acknowledges fewer per second), at least 1.5 s in.
+	start := time.Now()
+	for (load.count() < 300 || time.Since(start) < 1500*time.Millisecond) && time.Since(start) < 60*time.Second {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -224,6 +229,13 @@ func startLoad(addr string, workers int, prefix string) *load {
 		}()
 	}
 	return l
+}
+
+// count returns how many pushes were acknowledged so far.
+func (l *load) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.acked)
 }
 
 // stop ends the load and returns the acknowledged keys.
