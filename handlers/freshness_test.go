@@ -16,9 +16,14 @@ import (
 // stored; a window of 0 turns the check off.
 func TestFreshnessWindow(t *testing.T) {
 	t.Parallel()
-	unix := func(d time.Duration) string { return strconv.FormatInt(time.Now().Add(d).Unix(), 10) }
+	// Stamps are taken when posted: replicas starting on a loaded machine
+	// must not age them on the way.
+	unix := func(d time.Duration) func() string {
+		return func() string { return strconv.FormatInt(time.Now().Add(d).Unix(), 10) }
+	}
+	fixed := func(s string) func() string { return func() string { return s } }
 	cases := []struct {
-		stamp string
+		stamp func() string
 		ok    bool
 	}{
 		{unix(0), true},
@@ -26,10 +31,10 @@ func TestFreshnessWindow(t *testing.T) {
 		{unix(4 * time.Minute), true},
 		{unix(-6 * time.Minute), false},
 		{unix(6 * time.Minute), false},
-		{"1000000000", false}, // 2001
-		{"abc", false},
-		{"none", false},
-		{unix(0) + ".5", false},
+		{fixed("1000000000"), false}, // 2001
+		{fixed("abc"), false},
+		{fixed("none"), false},
+		{func() string { return unix(0)() + ".5" }, false},
 	}
 	for _, drv := range []string{models.DriverSQLite, models.DriverPostgres} {
 		t.Run(drv, func(t *testing.T) {
@@ -40,7 +45,11 @@ func TestFreshnessWindow(t *testing.T) {
 				c.WeChat.MaxSkew = &zero
 			})
 			accepted := 0
-			for i, c := range cases {
+			for i, cs := range cases {
+				c := struct {
+					stamp string
+					ok    bool
+				}{cs.stamp(), cs.ok}
 				status, answer := ts.post(t, wire{path: "/wechat", token: testToken, body: clickN(i), stamp: c.stamp})
 				switch {
 				case c.ok && (status != http.StatusOK || answer != "success"):
