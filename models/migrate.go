@@ -39,9 +39,14 @@ func allModels() []any {
 
 // migrate creates or updates the tables of every model. It runs in one
 // transaction: on PostgreSQL under an advisory lock, on SQLite under the
-// immediate write lock, so replicas opening together do not race.
+// immediate write lock, so replicas opening together do not race. On
+// PostgreSQL the indexes new to existing tables are built first, outside
+// it and concurrently (see buildIndexesConcurrently).
 func (s *Store) migrate(ctx context.Context) error {
 	models := allModels()
+	if err := s.buildIndexesConcurrently(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if s.driver == DriverPostgres {
 			if err := tx.Exec("SELECT pg_advisory_xact_lock(?, hashtext(current_schema()))", migrateLockClass).Error; err != nil {
