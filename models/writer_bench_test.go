@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -28,6 +29,7 @@ func benchEvent() *NewEvent {
 func benchSave(b *testing.B, s *Store) {
 	ctx := context.Background()
 	batches := s.w.batches.Load()
+	cpu0 := processCPU()
 	b.ReportAllocs()
 	b.SetParallelism(25)
 	b.ResetTimer()
@@ -42,6 +44,14 @@ func benchSave(b *testing.B, s *Store) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(float64(b.N)/float64(max(1, s.w.batches.Load()-batches)), "rows/batch")
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/row")
+}
+
+// processCPU is the user+system CPU time of this process so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkSaveEvent_SQLite: group-committed saves into an SQLite file with
@@ -106,6 +116,7 @@ func BenchmarkSaveEvent_Postgres(b *testing.B) {
 func BenchmarkSaveAndAttempt_SQLite(b *testing.B) {
 	s := openTest(b, DriverSQLite, filepath.Join(b.TempDir(), "bench.db"), Options{})
 	ctx := context.Background()
+	cpu0 := processCPU()
 	b.ReportAllocs()
 	b.SetParallelism(25)
 	b.ResetTimer()
@@ -126,4 +137,5 @@ func BenchmarkSaveAndAttempt_SQLite(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pushes/s")
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/push")
 }

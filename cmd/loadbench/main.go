@@ -6,6 +6,10 @@
 //	make bench-load
 //	go build -o bin/pushgate ./cmd/pushgate && go run ./cmd/loadbench -pushgate bin/pushgate -peer bench/peers/silenceper
 //
+// With -base OTHER_BINARY a second pushgate (say, main's, built from another
+// checkout) is loaded in the same rounds on its own SQLite file, and the
+// output adds pushgate/base per round: compare two builds on a noisy machine.
+//
 // It starts the servers as child processes on loopback, loads each in
 // turn (bare, peer, pushgate, bare, ...) with unique signed CLICK pushes
 // over keep-alive connections, and prints req/s, p50 and p99 latency,
@@ -49,6 +53,7 @@ func main() {
 	}
 	var o options
 	flag.StringVar(&o.pushgate, "pushgate", "bin/pushgate", "the pushgate binary to measure")
+	flag.StringVar(&o.base, "base", "", "a second pushgate binary (say, main's) loaded in the same rounds, on its own SQLite file: prints pushgate/base")
 	flag.IntVar(&o.conns, "c", 50, "keep-alive connections")
 	flag.DurationVar(&o.dur, "d", 10*time.Second, "duration of each measured round")
 	flag.IntVar(&o.rounds, "rounds", 2, "rounds of each server, alternated")
@@ -85,9 +90,9 @@ func bare(addr string) {
 }
 
 type options struct {
-	pushgate, driver, dsn, loader, peer, logLevel string
-	conns, rounds, maxRate                        int
-	dur, warm                                     time.Duration
+	pushgate, base, driver, dsn, loader, peer, logLevel string
+	conns, rounds, maxRate                              int
+	dur, warm                                           time.Duration
 }
 
 type server struct {
@@ -331,6 +336,20 @@ func runBench(o options) error {
 			peerNote = "peer: silenceper/wechat v2 official-account server, nil reply, logrus at warn"
 		}
 	}
+	if o.base != "" {
+		if o.dsn != "" {
+			return errors.New("-base needs its own SQLite file: leave -db-dsn empty")
+		}
+		addr := freeAddr()
+		bs, err := start("base", []string{o.base, "serve"}, []string{
+			"PUSHGATE_ADDR=" + addr, "PUSHGATE_WECHAT_TOKEN=" + token,
+			"PUSHGATE_DB_DRIVER=" + o.driver, "PUSHGATE_DB_DSN=" + filepath.Join(dir, "base.db"), "PUSHGATE_LOG_LEVEL=" + o.logLevel,
+		}, addr)
+		if err != nil {
+			return err
+		}
+		servers = append(servers, bs)
+	}
 	pgAddr := freeAddr()
 	p, err := start("pushgate", []string{o.pushgate, "serve"}, []string{
 		"PUSHGATE_ADDR=" + pgAddr, "PUSHGATE_WECHAT_TOKEN=" + token,
@@ -403,6 +422,9 @@ func runBench(o options) error {
 	if len(all["peer"]) > 0 {
 		fmt.Printf(", peer %.0f", mean("peer", rps))
 	}
+	if len(all["base"]) > 0 {
+		fmt.Printf(", base %.0f", mean("base", rps))
+	}
 	fmt.Printf(", pushgate %.0f\n", mean("pushgate", rps))
 	fmt.Printf("ratio pushgate/bare %.2f", mean("pushgate", rps)/mean("bare", rps))
 	if len(all["peer"]) > 0 {
@@ -411,6 +433,13 @@ func runBench(o options) error {
 	fmt.Printf("\nserver CPU per request vs bare: pushgate %.2fx", mean("pushgate", cpu)/mean("bare", cpu))
 	if len(all["peer"]) > 0 {
 		fmt.Printf("   peer %.2fx", mean("peer", cpu)/mean("bare", cpu))
+	}
+	if len(all["base"]) > 0 {
+		fmt.Printf("\npushgate vs base (%s), same rounds: req/s %.2fx, server CPU per request %.2fx; per round req/s:", o.base, mean("pushgate", rps)/mean("base", rps), mean("pushgate", cpu)/mean("base", cpu))
+		for i := range min(len(all["base"]), len(all["pushgate"])) {
+			fmt.Printf(" %.2f", all["pushgate"][i].rps/all["base"][i].rps)
+		}
+		fmt.Printf("; base p99 (worst round): %v", worstP99("base").Round(10*time.Microsecond))
 	}
 	fmt.Printf("\npushgate p99 (worst round): %v   pushgate peak RSS: %.1f MiB\n", worstP99("pushgate").Round(10*time.Microsecond), float64(rss)/(1<<20))
 	return nil
