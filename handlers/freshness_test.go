@@ -16,26 +16,24 @@ import (
 // stored; a window of 0 turns the check off.
 func TestFreshnessWindow(t *testing.T) {
 	t.Parallel()
+	unix := func(d time.Duration) string { return strconv.FormatInt(time.Now().Add(d).Unix(), 10) }
+	cases := []struct {
+		stamp string
+		ok    bool
+	}{
+		{unix(0), true},
+		{unix(-4 * time.Minute), true},
+		{unix(4 * time.Minute), true},
+		{unix(-6 * time.Minute), false},
+		{unix(6 * time.Minute), false},
+		{"1000000000", false}, // 2001
+		{"abc", false},
+		{"none", false},
+		{unix(0) + ".5", false},
+	}
 	for _, drv := range []string{models.DriverSQLite, models.DriverPostgres} {
 		t.Run(drv, func(t *testing.T) {
 			t.Parallel()
-			// The stamps are taken once the subtest runs: a parallel subtest
-			// may wait minutes for its turn on a loaded machine.
-			unix := func(d time.Duration) string { return strconv.FormatInt(time.Now().Add(d).Unix(), 10) }
-			cases := []struct {
-				stamp string
-				ok    bool
-			}{
-				{unix(0), true},
-				{unix(-4 * time.Minute), true},
-				{unix(4 * time.Minute), true},
-				{unix(-6 * time.Minute), false},
-				{unix(6 * time.Minute), false},
-				{"1000000000", false}, // 2001
-				{"abc", false},
-				{"none", false},
-				{unix(0) + ".5", false},
-			}
 			ts := newReplica(t, drv, recoverDSN(t, drv), nil)
 			off := newReplica(t, drv, recoverDSN(t, drv), nil, func(c *configs.Config) {
 				zero := time.Duration(0)
