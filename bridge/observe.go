@@ -31,7 +31,7 @@ func (b *Bridge) Accepted(ctx context.Context, id int64, e events.Event) {
 		ExpiresAt:  now.Add(b.resultValidity(p.Api)),
 	}
 	if err := b.store.QueueResult(ctx, r); err != nil {
-		b.log.Warn("bridge: storing an async result failed; it will be rebuilt from its push",
+		b.log.WarnContext(ctx, "bridge: storing an async result failed; it will be rebuilt from its push",
 			"request_id", p.RequestID, "event_id", id, "err", err)
 	}
 	b.hub.wake(r.RequestID, r)

@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -39,15 +40,36 @@ type Info struct {
 
 type infoKey struct{}
 
+// infoCtx is a context carrying an Info: one allocation, where
+// context.WithValue makes two (its context, and the Info boxed in an
+// interface). pushgate makes one for every push.
+type infoCtx struct {
+	context.Context
+	info Info
+}
+
+// Value answers InfoFrom's key with the Info, and other keys as the parent
+// does.
+func (c *infoCtx) Value(key any) any {
+	if key == (infoKey{}) {
+		return &c.info
+	}
+	return c.Context.Value(key)
+}
+
+func (c *infoCtx) String() string { return fmt.Sprintf("%v.WithInfo(%d)", c.Context, c.info.ID) }
+
 // WithInfo returns a copy of ctx that carries info; pushgate calls it
 // before it dispatches an event, and tests of handlers may too.
 func WithInfo(ctx context.Context, info Info) context.Context {
-	return context.WithValue(ctx, infoKey{}, info)
+	return &infoCtx{ctx, info}
 }
 
 // InfoFrom returns the Info pushgate put in a handler's context, and false
 // when ctx carries none (a handler called directly, outside pushgate).
 func InfoFrom(ctx context.Context) (Info, bool) {
-	info, ok := ctx.Value(infoKey{}).(Info)
-	return info, ok
+	if p, ok := ctx.Value(infoKey{}).(*Info); ok {
+		return *p, true
+	}
+	return Info{}, false
 }

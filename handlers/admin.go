@@ -195,12 +195,15 @@ type rejectedView struct {
 	// when the whole was not read (413).
 	BodySize   int64  `json:"body_size"`
 	BodySHA256 string `json:"body_sha256,omitempty"`
+	// HTTPRequestID is the id of the request that delivered it (its
+	// X-Request-Id, echoed in the refusal); "" in rows older than it.
+	HTTPRequestID string `json:"http_request_id"`
 }
 
 func viewRejected(r *models.Rejected) rejectedView {
 	v := rejectedView{ID: strconv.FormatInt(r.ID, 10), Account: r.Account, ReceivedAt: r.ReceivedAt, Status: r.Status, Reason: r.Reason,
 		Query: r.Query, RemoteAddr: r.RemoteAddr, ContentType: r.ContentType, Raw: string(r.Raw),
-		BodySize: r.BodySize, BodySHA256: r.BodySHA256}
+		BodySize: r.BodySize, BodySHA256: r.BodySHA256, HTTPRequestID: r.HTTPRequestID}
 	v.RawSize, v.RawTruncated = stream.SizeOf(r.Raw, r.RawLen)
 	return v
 }
@@ -254,7 +257,7 @@ func (s *Server) storeError(c *gin.Context, err error) {
 	case errors.Is(err, models.ErrInvalid):
 		jsonError(c, http.StatusBadRequest, err.Error())
 	default:
-		s.log.Error("store", "path", c.Request.URL.Path, "err", err)
+		s.log.ErrorContext(requestContext(c), "store", "path", c.Request.URL.Path, "err", err)
 		jsonError(c, http.StatusInternalServerError, "store error")
 	}
 }

@@ -25,14 +25,22 @@ func NewRegistry() *prometheus.Registry {
 // durationBuckets are the buckets of every duration histogram, in seconds.
 var durationBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
 
-// counter is a counter by one label value.
-type counter struct{ v *prometheus.CounterVec }
+// counter is a counter by one label value, its children found in a
+// series cache.
+type counter struct {
+	v *prometheus.CounterVec
+	c *series[string, prometheus.Counter]
+}
 
-func (c counter) inc(label string) { c.v.WithLabelValues(label).Inc() }
+func newCounter(v *prometheus.CounterVec) counter {
+	return counter{v, newSeries(func(label string) prometheus.Counter { return v.WithLabelValues(label) })}
+}
+
+func (c counter) inc(label string) { c.c.get(label).Inc() }
 
 func (c counter) add(label string, n int64) {
 	if n > 0 {
-		c.v.WithLabelValues(label).Add(float64(n))
+		c.c.get(label).Add(float64(n))
 	}
 }
 
@@ -62,6 +70,77 @@ type metrics struct {
 	sweeps     prometheus.Counter       // sweep runs
 
 	kinds kindLabels
+
+	// The children of the vectors by kind, found by the event's own kind
+	// (kindLabel caps the label values they are made with).
+	storedBy     *series[storedKey, prometheus.Counter]
+	runsBy       *series[runKey, prometheus.Counter]
+	runSecondsBy *series[string, prometheus.Observer]
+}
+
+type storedKey struct{ account, kind, outcome string }
+
+type runKey struct{ kind, outcome string }
+
+// storedInc counts a stored push of account's of kind by outcome.
+func (m *metrics) storedInc(account, kind, outcome string) {
+	m.storedBy.get(storedKey{account, kind, outcome}).Inc()
+}
+
+// runsInc counts a handler run of kind by outcome.
+func (m *metrics) runsInc(kind, outcome string) { m.runsBy.get(runKey{kind, outcome}).Inc() }
+
+// runSecondsFor is the histogram of kind's handler runs.
+func (m *metrics) runSecondsFor(kind string) prometheus.Observer { return m.runSecondsBy.get(kind) }
+
+// maxSeries caps the children a series cache holds; past it a lookup goes
+// to the vector (the kinds of unknown events come from the senders).
+const maxSeries = 4 * maxKinds
+
+// series caches the children of a metric vector by the values they are
+// found by, so that a push finds each of its counters with one lookup in a
+// map nobody writes (copied on the rare insert), instead of hashing label
+// values under the vector's lock. It holds only children that were used:
+// no zero series appear before their first event.
+type series[K comparable, M any] struct {
+	makeFunc func(K) M
+	mu       sync.Mutex // serialises inserts
+	m        atomic.Pointer[map[K]M]
+}
+
+func newSeries[K comparable, M any](makeFunc func(K) M) *series[K, M] {
+	return &series[K, M]{makeFunc: makeFunc}
+}
+
+// get returns the child of k, made on first use.
+func (c *series[K, M]) get(k K) M {
+	if m := c.m.Load(); m != nil {
+		if v, ok := (*m)[k]; ok {
+			return v
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.m.Load()
+	if old != nil {
+		if v, ok := (*old)[k]; ok {
+			return v
+		}
+	}
+	v := c.makeFunc(k)
+	if old != nil && len(*old) >= maxSeries {
+		return v
+	}
+	next := make(map[K]M, 1)
+	if old != nil {
+		next = make(map[K]M, len(*old)+1)
+		for ok, ov := range *old {
+			next[ok] = ov
+		}
+	}
+	next[k] = v
+	c.m.Store(&next)
+	return v
 }
 
 // maxKinds caps the distinct kind label values; the rest count as "other".
@@ -94,12 +173,12 @@ func newMetrics() *metrics {
 	hist := func(name, help string) histogram {
 		return histogram{prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: durationBuckets})}
 	}
-	return &metrics{
-		pushes:      counter{cv("pushgate_pushes_total", "Pushes received on /wechat by outcome.", "outcome")},
-		refused:     counter{cv("pushgate_refused_total", "Refused pushes by what became of them: kept, rate_limited (counted, not stored), save_failed, dropped_retention, dropped_total_cap (oldest dropped for the total cap).", "outcome")},
-		rejected:    counter{cv("pushgate_rejected_total", "Pushes refused as malformed, by the answer's status (the class of their reason): 400 undecodable or unstorable, 401 sealed for another app, 413 over the body limit.", "status")},
-		dispatch:    counter{cv("pushgate_dispatches_total", "Handler runs by outcome.", "outcome")},
-		previousKey: counter{cv("pushgate_wechat_previous_key_total", "Pushes (and URL checks) verified or opened only with an account's previous token or EncodingAESKey.", "account")},
+	m := &metrics{
+		pushes:      newCounter(cv("pushgate_pushes_total", "Pushes received on /wechat by outcome.", "outcome")),
+		refused:     newCounter(cv("pushgate_refused_total", "Refused pushes by what became of them: kept, rate_limited (counted, not stored), save_failed, dropped_retention, dropped_total_cap (oldest dropped for the total cap).", "outcome")),
+		rejected:    newCounter(cv("pushgate_rejected_total", "Pushes refused as malformed, by the answer's status (the class of their reason): 400 undecodable or unstorable, 401 sealed for another app, 413 over the body limit.", "status")),
+		dispatch:    newCounter(cv("pushgate_dispatches_total", "Handler runs by outcome.", "outcome")),
+		previousKey: newCounter(cv("pushgate_wechat_previous_key_total", "Pushes (and URL checks) verified or opened only with an account's previous token or EncodingAESKey.", "account")),
 		latency:     hist("pushgate_push_seconds", "Time to answer a push."),
 		store:       hist("pushgate_store_seconds", "Time a push waits for its row to be committed."),
 		handler:     hist("pushgate_handler_seconds", "Time a push waits for its handler."),
@@ -112,6 +191,12 @@ func newMetrics() *metrics {
 		recovered: prometheus.NewCounter(prometheus.CounterOpts{Name: "pushgate_recovered_total", Help: "Events left received that recovery or the sweep dispatched."}),
 		sweeps:    prometheus.NewCounter(prometheus.CounterOpts{Name: "pushgate_sweeps_total", Help: "Runs of the sweep of events left received."}),
 	}
+	m.storedBy = newSeries(func(k storedKey) prometheus.Counter {
+		return m.stored.WithLabelValues(k.account, m.kinds.label(k.kind), k.outcome)
+	})
+	m.runsBy = newSeries(func(k runKey) prometheus.Counter { return m.runs.WithLabelValues(m.kinds.label(k.kind), k.outcome) })
+	m.runSecondsBy = newSeries(func(kind string) prometheus.Observer { return m.runSeconds.WithLabelValues(m.kinds.label(kind)) })
+	return m
 }
 
 // register registers the metrics, and the store's writer counts, on reg.

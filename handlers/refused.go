@@ -73,6 +73,8 @@ func (s *Server) reject(c *gin.Context, status int, reason string, body []byte) 
 		RemoteAddr:  c.Request.RemoteAddr,
 		ContentType: c.ContentType(),
 		BodySize:    int64(len(body)),
+
+		HTTPRequestID: requestIDOf(c),
 	}
 	if status == http.StatusRequestEntityTooLarge {
 		r.BodySize = max(r.BodySize, c.Request.ContentLength) // the whole was not read
@@ -84,7 +86,7 @@ func (s *Server) reject(c *gin.Context, status int, reason string, body []byte) 
 	// The save must not depend on the client, which may be gone (a body cut
 	// short cancels the request's context), and it is bounded like a
 	// push's, so that the refusal is answered even if the database hangs.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), s.storeWait())
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(requestContext(c)), s.storeWait())
 	defer cancel()
 	if err := s.store.SaveRejected(ctx, r); err != nil {
 		s.metrics.refused.inc("save_failed")

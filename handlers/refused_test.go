@@ -25,6 +25,8 @@ type keptRefusal struct {
 	RawSize    int64  `json:"raw_size"`
 	BodySize   int64  `json:"body_size"`
 	BodySHA256 string `json:"body_sha256"`
+
+	HTTPRequestID string `json:"http_request_id"`
 }
 
 // refusalsKept lists the refused pushes kept, newest first.

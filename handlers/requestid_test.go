@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync"
@@ -104,5 +105,99 @@ func TestRequestID(t *testing.T) {
 	resp.Body.Close()
 	if got := resp.Header.Get(handlers.HeaderRequestID); !generatedID.MatchString(got) {
 		t.Errorf("GET /healthz: Got(X-Request-Id) = %q, want one made", got)
+	}
+}
+
+// TestRequestIDOnRefusals: a refused push's stored row keeps the id its
+// refusal echoed, in GET /v1/rejected and GET /v1/rejected/{id}.
+func TestRequestIDOnRefusals(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	for _, c := range []struct {
+		name, header string
+		keep         bool
+	}{
+		{"sane kept", "refused-1", true},
+		{"absent made", "", false},
+		{"insane replaced", "not sane!", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req, _ := http.NewRequest("POST", ts.signedURL(freshNonce()), strings.NewReader("<xml><ToUserName>gh_1</ToUserName><broken"))
+			req.Header.Set("Content-Type", "text/xml")
+			if c.header != "" {
+				req.Header.Set(handlers.HeaderRequestID, c.header)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			got := resp.Header.Get(handlers.HeaderRequestID)
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("a malformed push = %d, want 400", resp.StatusCode)
+			}
+			if c.keep && got != c.header || !c.keep && !generatedID.MatchString(got) {
+				t.Fatalf("Got(X-Request-Id of the refusal) = %q, want %q kept or 32 hex digits made", got, c.header)
+			}
+			kept := ts.refusalsKept(t)
+			if len(kept) == 0 || kept[0].HTTPRequestID != got {
+				t.Fatalf("newest of GET /v1/rejected: %+v, want http_request_id %q", kept, got)
+			}
+			status, body := ts.admin(t, "GET", "/v1/rejected/"+kept[0].ID, "")
+			var one keptRefusal
+			if err := json.Unmarshal(body, &one); status != 200 || err != nil || one.HTTPRequestID != got {
+				t.Errorf("GET /v1/rejected/%s = %d %.300s; want http_request_id %q", kept[0].ID, status, body, got)
+			}
+		})
+	}
+}
+
+// infoObserver keeps the context an Observer is told of a push with.
+type infoObserver struct {
+	mu   sync.Mutex
+	ctxs map[int64]context.Context
+}
+
+func (o *infoObserver) Accepted(ctx context.Context, id int64, _ events.Event) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.ctxs[id] = ctx
+}
+
+// TestObserverContext: an observer is told of a push with a context that
+// carries the push's events.Info (its id, account and request id) and does
+// not end when the request does.
+func TestObserverContext(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	obs := &infoObserver{ctxs: map[int64]context.Context{}}
+	srv := newServer(t, handlers.Deps{Config: ts.cfg, Store: ts.store, Mux: events.NewMux(), Logger: quietLogger(), Observers: []handlers.Observer{obs}})
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	req, _ := http.NewRequest("POST", hs.URL+strings.TrimPrefix(ts.signedURL(freshNonce()), ts.URL), bytes.NewReader(clickBody("OBS-1", 1700000001)))
+	req.Header.Set("Content-Type", "text/xml")
+	req.Header.Set(handlers.HeaderRequestID, "observed-1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("POST /wechat = %d", resp.StatusCode)
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if len(obs.ctxs) != 1 {
+		t.Fatalf("observer told of %d pushes, want 1", len(obs.ctxs))
+	}
+	for id, ctx := range obs.ctxs {
+		info, ok := events.InfoFrom(ctx)
+		want := events.Info{ID: id, Account: "default", Attempt: 1, HTTPRequestID: "observed-1", ReceivedAt: info.ReceivedAt}
+		if !ok || info != want || info.ReceivedAt.IsZero() {
+			t.Errorf("Got(InfoFrom(the observer's context)) = %+v, %v; want %+v", info, ok, want)
+		}
+		if err := ctx.Err(); err != nil {
+			t.Errorf("the observer's context ended with the request: %v", err)
+		}
 	}
 }

@@ -48,7 +48,7 @@ func (s *Server) recoverJSON() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		defer func() {
 			if p := recover(); p != nil {
-				s.log.Error("panic serving request", "path", c.Request.URL.Path, "panic", fmt.Sprint(p))
+				s.log.ErrorContext(requestContext(c), "panic serving request", "path", c.Request.URL.Path, "panic", fmt.Sprint(p))
 				s.fail(c, http.StatusInternalServerError, "internal error")
 			}
 		}()

@@ -31,6 +31,15 @@ func (s *Server) span(ctx context.Context, name string) (context.Context, trace.
 	return s.tracer.Start(ctx, name)
 }
 
+// detach returns a context that does not end with ctx and keeps only its
+// span: with tracing off, context.Background (no allocation).
+func (s *Server) detach(ctx context.Context) context.Context {
+	if s.tracer == nil {
+		return context.Background()
+	}
+	return trace.ContextWithSpan(context.Background(), trace.SpanFromContext(ctx))
+}
+
 // traceParentCarrier catches the traceparent an injection writes.
 type traceParentCarrier struct{ v string }
 

@@ -12,7 +12,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pushgate/pushgate/configs"
 	"github.com/pushgate/pushgate/events"
@@ -184,19 +183,19 @@ func (s *Server) receive(c *gin.Context) {
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		s.metrics.pushes.inc("store_timeout")
-		s.log.WarnContext(c.Request.Context(), "push not committed within the store wait; answered 503", "kind", meta.Kind, "account", acct.name, "wait", s.storeWait())
+		s.log.WarnContext(events.WithInfo(rctx, info), "push not committed within the store wait; answered 503", "kind", meta.Kind, "account", acct.name, "wait", s.storeWait())
 		plainError(c, http.StatusServiceUnavailable, "storage slow, retry later")
 		return
 	}
 	if err != nil {
 		s.metrics.pushes.inc("store_error")
-		s.log.ErrorContext(c.Request.Context(), "storing push", "kind", meta.Kind, "err", err)
+		s.log.ErrorContext(events.WithInfo(rctx, info), "storing push", "kind", meta.Kind, "err", err)
 		plainError(c, http.StatusServiceUnavailable, "storage unavailable, retry later")
 		return
 	}
 	if saved.Duplicate {
 		s.metrics.pushes.inc("duplicate")
-		s.metrics.stored.WithLabelValues(acct.name, s.metrics.kinds.label(meta.Kind), "duplicate").Inc()
+		s.metrics.storedInc(acct.name, meta.Kind, "duplicate")
 		if acct.successOnly(authorizer) {
 			s.answerSpan(rctx, c, nil)
 			return
@@ -205,12 +204,16 @@ func (s *Server) receive(c *gin.Context) {
 		return
 	}
 	s.metrics.pushes.inc("accepted")
-	s.metrics.stored.WithLabelValues(acct.name, s.metrics.kinds.label(meta.Kind), "accepted").Inc()
-	for _, o := range s.observers {
-		o.Accepted(c.Request.Context(), saved.ID, e)
-	}
+	s.metrics.storedInc(acct.name, meta.Kind, "accepted")
 	info.ID = saved.ID
-	dctx, span := s.span(rctx, "dispatch")
+	// One context carries the push's Info to its observers, its handler and
+	// their log lines. It does not end with the request: the push is
+	// committed, and its handler may outlive the answer.
+	pctx := events.WithInfo(s.detach(rctx), info)
+	for _, o := range s.observers {
+		o.Accepted(pctx, saved.ID, e)
+	}
+	dctx, span := s.span(pctx, "dispatch")
 	reply := s.dispatchWithinBudget(dctx, start.Add(s.cfg.ReplyBudget), e, info)
 	span.End()
 	if acct.successOnly(authorizer) {
@@ -328,28 +331,25 @@ func (s *Server) lateSave(saved models.Saved, err error, e events.Event, info ev
 		return
 	}
 	s.metrics.pushes.inc("accepted_late")
-	s.metrics.stored.WithLabelValues(info.Account, s.metrics.kinds.label(e.Kind()), "accepted_late").Inc()
-	for _, o := range s.observers {
-		o.Accepted(context.Background(), saved.ID, e)
-	}
+	s.metrics.storedInc(info.Account, e.Kind(), "accepted_late")
 	info.ID = saved.ID
-	s.dispatchAsync(context.Background(), e, info)
+	ctx := events.WithInfo(context.Background(), info)
+	for _, o := range s.observers {
+		o.Accepted(ctx, saved.ID, e)
+	}
+	s.dispatchAsync(ctx, e, info)
 }
 
 // dispatchAsync runs the handler of a newly stored push on its own goroutine,
-// in flight (see inflight) until its attempt is recorded.
-// Its context has only parent's span (the handler's is its child).
-func (s *Server) dispatchAsync(parent context.Context, e events.Event, info events.Info) *flight {
+// in flight (see inflight) until its attempt is recorded. ctx carries info
+// (events.WithInfo) and must not end with the request (see detach).
+func (s *Server) dispatchAsync(ctx context.Context, e events.Event, info events.Info) *flight {
 	id := info.ID
 	fl := s.inflight.start(id)
-	ctx := context.Background()
-	if s.tracer != nil {
-		ctx = trace.ContextWithSpan(ctx, trace.SpanFromContext(parent))
-	}
 	go func() {
 		var reply []byte
 		defer func() { s.inflight.finish(id, fl, reply) }()
-		reply = s.dispatch(ctx, e, info, false)
+		reply = s.dispatchIn(ctx, e, info, false)
 	}()
 	return fl
 }
@@ -384,6 +384,11 @@ const HandlerTimeout = time.Minute
 // until the attempts reach events.MaxAttempts. With wait it returns once the
 // attempt is committed.
 func (s *Server) dispatch(ctx context.Context, e events.Event, info events.Info, wait bool) []byte {
+	return s.dispatchIn(events.WithInfo(ctx, info), e, info, wait)
+}
+
+// dispatchIn is dispatch with a ctx that carries info already.
+func (s *Server) dispatchIn(ctx context.Context, e events.Event, info events.Info, wait bool) []byte {
 	id, replay := info.ID, info.Replay
 	start := s.now()
 	hctx, span := s.span(ctx, "handler")
@@ -391,7 +396,7 @@ func (s *Server) dispatch(ctx context.Context, e events.Event, info events.Info,
 		span.SetAttributes(attribute.String("pushgate.kind", e.Kind()), attribute.Int64("pushgate.event_id", id),
 			attribute.Int("pushgate.attempt", info.Attempt), attribute.Bool("pushgate.replay", replay))
 	}
-	reply, err := s.runHandler(events.WithInfo(hctx, info), e)
+	reply, err := s.runHandler(hctx, e)
 	if errors.Is(err, events.ErrNoHandler) {
 		err = nil
 	}
@@ -400,12 +405,12 @@ func (s *Server) dispatch(ctx context.Context, e events.Event, info events.Info,
 	}
 	span.End()
 	a := models.Attempt{EventID: id, Started: start, Duration: s.now().Sub(start), Replay: replay}
-	kind := s.metrics.kinds.label(e.Kind())
-	s.metrics.runSeconds.WithLabelValues(kind).Observe(a.Duration.Seconds())
+	kind := e.Kind()
+	s.metrics.runSecondsFor(kind).Observe(a.Duration.Seconds())
 	outcome := "handled"
 	defer func() {
 		s.metrics.dispatch.inc(outcome)
-		s.metrics.runs.WithLabelValues(kind, outcome).Inc()
+		s.metrics.runsInc(kind, outcome)
 	}()
 	var rendered []byte
 	if err != nil {

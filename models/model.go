@@ -125,6 +125,9 @@ type Rejected struct {
 	// BodySHA256 is the hex SHA-256 of the whole body as received; "" when
 	// the whole was not read (a body over the size limit) or not recorded.
 	BodySHA256 string `gorm:"not null;default:''" json:"body_sha256"`
+	// HTTPRequestID is the id of the HTTP request that delivered the push
+	// (X-Request-Id), as on Event; "" in rows stored before it was kept.
+	HTTPRequestID string `gorm:"column:http_request_id;not null;default:''" json:"http_request_id"`
 
 	// RawLen is the stored length of Raw, set by ListRejected, which carries
 	// at most ListBodyCap bytes of it; GetRejected carries it whole and

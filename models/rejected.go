@@ -37,7 +37,7 @@ func (s *Store) SaveRejected(ctx context.Context, r *Rejected) error {
 func (s *Store) applyRejected(b *batchTx, op *writeOp) error {
 	r := &op.rej
 	_, err := b.exec(stmtInsertRejected, op.id, r.ReceivedAt, r.Account, r.Reason, r.Status, r.Query,
-		r.RemoteAddr, r.ContentType, nullBytes(r.Raw), r.BodySize, r.BodySHA256)
+		r.RemoteAddr, r.ContentType, nullBytes(r.Raw), r.BodySize, r.BodySHA256, r.HTTPRequestID)
 	return err
 }
 

@@ -16,7 +16,8 @@ func TestRejectedSaveAndList(t *testing.T) {
 		first := &Rejected{
 			Reason: "undecodable body: EOF", Status: 400, Query: "signature=x&timestamp=1",
 			RemoteAddr: "127.0.0.1:5555", ContentType: "text/xml", Raw: []byte("<xml"),
-			ReceivedAt: time.Date(2024, 1, 1, 8, 0, 0, 0, time.FixedZone("CST", 8*3600)),
+			ReceivedAt:    time.Date(2024, 1, 1, 8, 0, 0, 0, time.FixedZone("CST", 8*3600)),
+			HTTPRequestID: "req-42_a.b:c",
 		}
 		if err := s.SaveRejected(ctx, first); err != nil {
 			t.Fatalf("SaveRejected = %v", err)

@@ -49,7 +49,7 @@ var hotSQL = [numStmts]string{
 	stmtInsertAttempt: `INSERT INTO event_attempts (id, event_id, started, duration_us, error, replay)
  VALUES (?, ?, ?, ?, ?, ?)`,
 	stmtInsertRejected: `INSERT INTO rejected_pushes (id, received_at, account, reason, status, query, remote_addr,
- content_type, raw, body_size, body_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+ content_type, raw, body_size, body_sha256, http_request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 }
 
 // statements are the hot-path statements prepared on the writer's pool.

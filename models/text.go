@@ -71,7 +71,7 @@ func unstorableFields(e *NewEvent) error {
 // its body is kept as bytes, so nothing is lost, and a refusal is never
 // refused by the database for its text.
 func (r *Rejected) makeStorable() {
-	for _, p := range []*string{&r.Account, &r.Reason, &r.Query, &r.RemoteAddr, &r.ContentType, &r.BodySHA256} {
+	for _, p := range []*string{&r.Account, &r.Reason, &r.Query, &r.RemoteAddr, &r.ContentType, &r.BodySHA256, &r.HTTPRequestID} {
 		*p = storableText(*p)
 	}
 }

@@ -293,6 +293,17 @@ func TestBrowser(t *testing.T) {
 		if !strings.HasPrefix(shown, bigRefused[:models.ListBodyCap]) || !strings.HasSuffix(shown, fmt.Sprintf("(%d bytes in all)", len(bigRefused))) {
 			t.Errorf("long refused body shown as %d characters ending %q, want the listing's head and the size", len(shown), shown[max(0, len(shown)-40):])
 		}
+		// Each row shows the request id its refusal echoed and its row kept.
+		kept, _, err := e.store.ListRejected(context.Background(), 0, "")
+		if err != nil || len(kept) != 2 {
+			t.Fatalf("stored refusals: %d, %v; want 2", len(kept), err)
+		}
+		for i, r := range kept {
+			got := eval(t, fmt.Sprintf(`document.querySelector('#rejected tbody tr:nth-child(%d) td.rid').textContent`, i+1))
+			if r.HTTPRequestID == "" || got != r.HTTPRequestID {
+				t.Errorf("refusal %d shows request id %q, want its stored %q", r.ID, got, r.HTTPRequestID)
+			}
+		}
 		shoot(t, "rejected")
 		downloads := t.TempDir()
 		if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{

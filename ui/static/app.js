@@ -351,7 +351,7 @@ async function pageRejected() {
     let shown = cut ? raw.slice(0, RAW_SHOWN) + '\n… (' + stored + ' bytes in all)' : raw;
     if (r.body_size > stored) shown += '\n(' + stored + ' of the ' + r.body_size + ' bytes received were kept)';
     const dl = el('button', { type: 'button', text: 'Download', 'aria-label': 'Download the body of refused push ' + r.id, onclick: () => downloadRaw(r) });
-    tb.append(el('tr', { 'data-id': r.id }, cell(r.id, 'nw'), cell(fmtTime(r.received_at), 'nw'), cell(r.account || ''), cell(r.status), cell(r.reason), cell(r.remote_addr), cell(r.content_type),
+    tb.append(el('tr', { 'data-id': r.id }, cell(r.id, 'nw'), cell(fmtTime(r.received_at), 'nw'), cell(r.account || ''), cell(r.status), cell(r.reason), cell(r.remote_addr), cell(r.content_type), cell(r.http_request_id || '', 'nw rid'),
       el('td', {}, el('pre', { tabindex: 0, text: shown }), dl)));
   }
   pager('/ui/rejected', q, page.next_cursor);
