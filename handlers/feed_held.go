@@ -192,6 +192,9 @@ func (s *heldStream) drain(sc *drainScratch) {
 		}
 		clear(all)
 		sc.bufs = all[:0]
+		if heldWriteHook != nil && err == nil {
+			heldWriteHook(len(items), rest == nil)
+		}
 		s.mu.Lock()
 		s.lastWrite = now
 		s.mu.Unlock()
@@ -300,6 +303,11 @@ func (p *writerPool) work() {
 var (
 	sseBeat = []byte(": heartbeat\n\n")
 )
+
+// heldWriteHook, when set (by the benchmarks, before any stream starts), is
+// called after each write of a drain on a writer of the pool with the
+// events written and whether the socket took all of it.
+var heldWriteHook func(events int, whole bool)
 
 // end closes the stream (writing last first, if any).
 func (s *heldStream) end(last string) {
