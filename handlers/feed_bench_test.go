@@ -297,6 +297,15 @@ func BenchmarkFeedIngestWithSubscribers(b *testing.B) {
 	const subs, users, workers, rounds = 1000, 1000, 32, 2
 	d := 4 * time.Second
 	raiseNoFile(b, subs+4096)
+	var writes, written, partial atomic.Int64
+	handlers.SetHeldWriteHook(func(events int, whole bool) {
+		writes.Add(1)
+		written.Add(int64(events))
+		if !whole {
+			partial.Add(1)
+		}
+	})
+	b.Cleanup(func() { handlers.SetHeldWriteHook(nil) })
 	for _, mode := range []string{"filtered", "all"} {
 		b.Run(mode, func(b *testing.B) {
 			for b.Loop() {
@@ -324,9 +333,16 @@ func BenchmarkFeedIngestWithSubscribers(b *testing.B) {
 						}
 						pprof.StartCPUProfile(f)
 					}
-					c0 = cpuTime()
+					writes.Store(0)
+					written.Store(0)
+					partial.Store(0)
+					c0, cc0 := cpuTime(), childCPU(cmd.Process.Pid)
 					loaded := fs.ingestFor(b, d, workers, users, fmt.Sprint("subs", r))
 					cpuLoaded := (cpuTime() - c0).Seconds() * 1e6 / (loaded * d.Seconds())
+					cpuClients := childCPU(cmd.Process.Pid) - cc0
+					b.Logf("%s round %d, with subscribers: %.0f stream writes/s carrying %.1f events each (%d not taken whole); the subscribers' process used %.2f CPU-s during the ingest, this process %.2f; load average %s",
+						mode, r, float64(writes.Load())/d.Seconds(), float64(written.Load())/float64(max(writes.Load(), 1)), partial.Load(),
+						cpuClients.Seconds(), cpuLoaded*loaded*d.Seconds()/1e6, loadAvg())
 					pprof.StopCPUProfile()
 					left := fs.hub.Subscribers()
 					cmd.Process.Kill()
