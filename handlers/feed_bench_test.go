@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushgate/pushgate/handlers"
 	"github.com/pushgate/pushgate/internal/proctest"
 )
 
@@ -65,10 +66,30 @@ func waitSubscribers(tb testing.TB, fs *feedServer, n int, out *bytes.Buffer) {
 // then the fan-out latency of single pushes to all of them: from the start
 // of the push's POST to the event read by each client. Run it once:
 // -benchtime=1x.
+//
+// It also tells the server's part from the clients': for each push, when
+// the POST was answered, when the server had written the event to the last
+// stream (server-done), and the CPU time the server and the clients'
+// process spent on it (both share the machine's cores). A push goes out
+// 500 ms after the server wrote the previous one everywhere.
 func BenchmarkFeedSSEFanout(b *testing.B) {
 	const n, pushes = 10_000, 3
 	raiseNoFile(b, n+1024)
+	var wrote, partial, firstWrite, lastWrite atomic.Int64
+	handlers.SetHeldWriteHook(func(events int, whole bool) {
+		if events > 0 {
+			wrote.Add(int64(events))
+			now := time.Now().UnixNano()
+			firstWrite.CompareAndSwap(0, now)
+			lastWrite.Store(now)
+		}
+		if !whole {
+			partial.Add(1)
+		}
+	})
+	b.Cleanup(func() { handlers.SetHeldWriteHook(nil) })
 	for b.Loop() {
+		wrote.Store(0)
 		fs := newFeedServer(b, feedOpts{})
 		runtime.GC()
 		debug.FreeOSMemory()
@@ -93,33 +114,89 @@ func BenchmarkFeedSSEFanout(b *testing.B) {
 			defer pprof.StopCPUProfile()
 		}
 		sent := make([]int64, pushes)
+		answered := make([]time.Duration, pushes)
+		serverDone := make([]time.Duration, pushes)
+		serverFirst := make([]time.Duration, pushes)
+		cpuServer := make([]time.Duration, pushes)
+		cpuClients := make([]time.Duration, pushes)
+		wrote.Store(0)
+		time.Sleep(500 * time.Millisecond)
 		for k := range pushes {
-			time.Sleep(500 * time.Millisecond)
+			c0, cc0 := cpuTime(), childCPU(cmd.Process.Pid)
+			firstWrite.Store(0)
 			sent[k] = time.Now().UnixNano()
 			fs.click(b, "CLICK", "fan", fmt.Sprint("fan-", k))
+			answered[k] = time.Duration(time.Now().UnixNano() - sent[k])
+			deadline := time.Now().Add(time.Minute)
+			for wrote.Load() < int64((k+1)*n) && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			serverDone[k] = time.Duration(lastWrite.Load() - sent[k])
+			serverFirst[k] = time.Duration(firstWrite.Load() - sent[k])
+			time.Sleep(500 * time.Millisecond) // the clients read meanwhile
+			cpuServer[k], cpuClients[k] = cpuTime()-c0, childCPU(cmd.Process.Pid)-cc0
 		}
 		if err := cmd.Wait(); err != nil {
 			b.Fatalf("client: %v\n%.3000s", err, out.String())
 		}
 		peak := proctest.RSS(b)
 		var lat []time.Duration
+		perPush := make([][]time.Duration, pushes)
 		for _, line := range strings.Split(out.String(), "\n") {
 			var i, k, at int64
 			if _, err := fmt.Sscanf(line, "got %d %d %d", &i, &k, &at); err == nil {
 				lat = append(lat, time.Duration(at-sent[k]))
+				perPush[k] = append(perPush[k], time.Duration(at-sent[k]))
 			}
 		}
 		if len(lat) != n*pushes {
 			b.Fatalf("%d of %d deliveries reported; client said:\n%.3000s", len(lat), n*pushes, out.String())
 		}
+		ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+		for k, l := range perPush {
+			slices.Sort(l)
+			b.Logf("push %d: answered %.1f ms, first stream written %.1f ms, server-done %.1f ms; read by clients p50 %.1f, p99 %.1f, max %.1f ms; CPU server %.0f ms, clients %.0f ms",
+				k, ms(answered[k]), ms(serverFirst[k]), ms(serverDone[k]), ms(l[len(l)/2]), ms(l[len(l)*99/100]), ms(l[len(l)-1]), ms(cpuServer[k]), ms(cpuClients[k]))
+		}
 		slices.Sort(lat)
+		slices.Sort(serverDone)
+		b.Logf("writes the socket did not take whole: %d; load average %s", partial.Load(), loadAvg())
 		b.ReportMetric(float64(held-before)/(1<<20), "MiB-rss-growth")
 		b.ReportMetric(float64(settled-before)/(1<<20), "MiB-rss-settled")
 		b.ReportMetric(float64(peak-before)/(1<<20), "MiB-rss-after-fanout")
-		b.ReportMetric(float64(lat[len(lat)*99/100])/1e6, "p99-fanout-ms")
-		b.ReportMetric(float64(lat[len(lat)/2])/1e6, "p50-fanout-ms")
-		b.ReportMetric(float64(lat[len(lat)-1])/1e6, "max-fanout-ms")
+		b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-fanout-ms")
+		b.ReportMetric(ms(lat[len(lat)/2]), "p50-fanout-ms")
+		b.ReportMetric(ms(lat[len(lat)-1]), "max-fanout-ms")
+		b.ReportMetric(ms(serverDone[len(serverDone)-1]), "max-server-done-ms")
 	}
+}
+
+// childCPU is the user and system CPU time of process pid so far (from
+// /proc; 0 where that cannot be read).
+func childCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command's closing parenthesis: state is the
+	// first, utime and stime the 12th and 13th, in clock ticks (100 Hz).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+st) * 10 * time.Millisecond
+}
+
+// loadAvg is the machine's load average (1, 5, 15 minutes).
+func loadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // TestFeedSSEClient is the client process of the feed benchmarks; it does
@@ -225,6 +302,15 @@ func BenchmarkFeedIngestWithSubscribers(b *testing.B) {
 	const subs, users, workers, rounds = 1000, 1000, 32, 2
 	d := 4 * time.Second
 	raiseNoFile(b, subs+4096)
+	var writes, written, partial atomic.Int64
+	handlers.SetHeldWriteHook(func(events int, whole bool) {
+		writes.Add(1)
+		written.Add(int64(events))
+		if !whole {
+			partial.Add(1)
+		}
+	})
+	b.Cleanup(func() { handlers.SetHeldWriteHook(nil) })
 	for _, mode := range []string{"filtered", "all"} {
 		b.Run(mode, func(b *testing.B) {
 			for b.Loop() {
@@ -252,9 +338,16 @@ func BenchmarkFeedIngestWithSubscribers(b *testing.B) {
 						}
 						pprof.StartCPUProfile(f)
 					}
-					c0 = cpuTime()
+					writes.Store(0)
+					written.Store(0)
+					partial.Store(0)
+					c0, cc0 := cpuTime(), childCPU(cmd.Process.Pid)
 					loaded := fs.ingestFor(b, d, workers, users, fmt.Sprint("subs", r))
 					cpuLoaded := (cpuTime() - c0).Seconds() * 1e6 / (loaded * d.Seconds())
+					cpuClients := childCPU(cmd.Process.Pid) - cc0
+					b.Logf("%s round %d, with subscribers: %.0f stream writes/s carrying %.1f events each (%d not taken whole); the subscribers' process used %.2f CPU-s during the ingest, this process %.2f; load average %s",
+						mode, r, float64(writes.Load())/d.Seconds(), float64(written.Load())/float64(max(writes.Load(), 1)), partial.Load(),
+						cpuClients.Seconds(), cpuLoaded*loaded*d.Seconds()/1e6, loadAvg())
 					pprof.StopCPUProfile()
 					left := fs.hub.Subscribers()
 					cmd.Process.Kill()

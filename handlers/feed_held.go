@@ -40,9 +40,11 @@ type heldStream struct {
 	conn net.Conn
 	raw  bool
 	sub  *stream.Sub
-	// sys is conn's descriptor, written without waiting (see writeNow);
-	// nil where that is not possible: writes then wait poolWriteWait.
-	sys syscall.RawConn
+	// fd is conn's descriptor, written without waiting (see writeNow);
+	// -1 where that is not possible: writes then wait poolWriteWait. It
+	// stays open until end closes conn, which only the stream's running
+	// writer does, after its last write.
+	fd int
 
 	mu        sync.Mutex
 	running   bool // queued, being drained, or finishing a write
@@ -51,6 +53,10 @@ type heldStream struct {
 	ended     bool
 	timer     *time.Timer
 	lastWrite time.Time
+	// wrote is the time of the running writer's last write, moved to
+	// lastWrite by next (one lock per drain); only the running writer
+	// touches it.
+	wrote time.Time
 }
 
 // holdStream takes c's connection and starts streaming q on it.
@@ -63,10 +69,10 @@ func (f Feed) holdStream(c *gin.Context, q feedQuery) {
 	}
 	// net/http's buffers for this connection: ours now, and not needed.
 	*rw.Reader, *rw.Writer = bufio.Reader{}, bufio.Writer{}
-	s := &heldStream{f: f, conn: conn, raw: q.raw}
+	s := &heldStream{f: f, conn: conn, raw: q.raw, fd: -1}
 	if sc, ok := conn.(syscall.Conn); ok && directWrites {
 		if rc, err := sc.SyscallConn(); err == nil {
-			s.sys = rc
+			rc.Control(func(fd uintptr) { s.fd = int(fd) })
 		}
 	}
 	s.sub = f.Hub.SubscribeFunc(q.filter, q.after, s.kick)
@@ -82,7 +88,7 @@ func (f Feed) holdStream(c *gin.Context, q feedQuery) {
 		s.end("")
 		return
 	}
-	if s.sys != nil {
+	if s.fd >= 0 {
 		conn.SetWriteDeadline(time.Time{}) // writeNow does not wait
 	}
 	s.kick() // the first events come from the store
@@ -123,8 +129,12 @@ func (s *heldStream) heartbeat() {
 	s.kick()
 }
 
-// drainMax is what one write of a drain carries at most, about.
-const drainMax = 64 << 10
+// drainMax is what one write of a drain carries at most, about; a drain
+// takes the subscription's events drainChunk at a time.
+const (
+	drainMax   = 64 << 10
+	drainChunk = 16
+)
 
 // Write deadlines of held streams: a writer of the pool gives a write
 // poolWriteWait before it hands the stream to a goroutine of its own, which
@@ -146,7 +156,12 @@ func (s *heldStream) drain(sc *drainScratch) {
 	var end string // the closing comment, if the stream ends
 	done := false
 	for size < drainMax {
-		it, err := s.sub.TryNext(context.Background())
+		from := len(items)
+		var err error
+		items, err = s.sub.TryNextN(context.Background(), items, from+drainChunk)
+		for _, it := range items[from:] {
+			size += len(it.SSE(s.raw))
+		}
 		if err != nil {
 			end, done = endComment(err, s.sub.Cursor()), true
 			if !errors.Is(err, stream.ErrSlow) && !errors.Is(err, stream.ErrClosed) {
@@ -154,11 +169,9 @@ func (s *heldStream) drain(sc *drainScratch) {
 			}
 			break
 		}
-		if it == nil {
-			break
+		if len(items) < from+drainChunk {
+			break // nothing more ready now
 		}
-		items = append(items, it)
-		size += len(it.SSE(s.raw))
 	}
 	s.mu.Lock()
 	beat := s.beat && len(items) == 0 && !done
@@ -181,8 +194,8 @@ func (s *heldStream) drain(sc *drainScratch) {
 		all := bufs
 		var rest net.Buffers
 		var err error
-		if s.sys != nil {
-			rest, err = writeNow(s.sys, sc, bufs)
+		if s.fd >= 0 {
+			rest, err = writeNow(s.fd, sc, bufs)
 		} else {
 			s.conn.SetWriteDeadline(now.Add(poolWriteWait))
 			_, err = bufs.WriteTo(s.conn) // consumes bufs
@@ -192,9 +205,10 @@ func (s *heldStream) drain(sc *drainScratch) {
 		}
 		clear(all)
 		sc.bufs = all[:0]
-		s.mu.Lock()
-		s.lastWrite = now
-		s.mu.Unlock()
+		if heldWriteHook != nil && err == nil {
+			heldWriteHook(len(items), rest == nil)
+		}
+		s.wrote = now
 		if rest != nil && err == nil {
 			// The client reads slowly: finish on a goroutine of its own.
 			go s.finish(rest, done)
@@ -215,6 +229,9 @@ func (s *heldStream) drain(sc *drainScratch) {
 func (s *heldStream) next(more bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.wrote.IsZero() {
+		s.lastWrite, s.wrote = s.wrote, time.Time{}
+	}
 	if s.ended {
 		return
 	}
@@ -235,12 +252,10 @@ func (s *heldStream) finish(rest net.Buffers, last bool) {
 		s.end("")
 		return
 	}
-	if s.sys != nil {
+	if s.fd >= 0 {
 		s.conn.SetWriteDeadline(time.Time{})
 	}
-	s.mu.Lock()
-	s.lastWrite = time.Now()
-	s.mu.Unlock()
+	s.wrote = time.Now()
 	s.next(true)
 }
 
@@ -300,6 +315,11 @@ func (p *writerPool) work() {
 var (
 	sseBeat = []byte(": heartbeat\n\n")
 )
+
+// heldWriteHook, when set (by the benchmarks, before any stream starts), is
+// called after each write of a drain on a writer of the pool with the
+// events written and whether the socket took all of it.
+var heldWriteHook func(events int, whole bool)
 
 // end closes the stream (writing last first, if any).
 func (s *heldStream) end(last string) {

@@ -2,15 +2,12 @@
 
 package handlers
 
-import (
-	"net"
-	"syscall"
-)
+import "net"
 
 // directWrites: held streams are written through net.Conn, with a short
 // deadline (poolWriteWait).
 const directWrites = false
 
-func writeNow(syscall.RawConn, *drainScratch, net.Buffers) (net.Buffers, error) {
+func writeNow(int, *drainScratch, net.Buffers) (net.Buffers, error) {
 	panic("unreachable: directWrites is false")
 }

@@ -11,11 +11,13 @@ import (
 // directWrites: held streams are written by writeNow.
 const directWrites = true
 
-// writeNow writes bufs to rc's descriptor in one write(2) that does not
-// wait: it returns what the socket did not take at once (nil when it took
-// everything), or the error that ends the stream. Several buffers are
-// copied into sc.out first (a drain carries at most about drainMax).
-func writeNow(rc syscall.RawConn, sc *drainScratch, bufs net.Buffers) (net.Buffers, error) {
+// writeNow writes bufs to the descriptor fd in one send that does not wait
+// (see sendNow): it returns what the socket did not take at once (nil when
+// it took everything), or the error that ends the stream. Several buffers
+// are copied into sc.out first (a drain carries at most about drainMax).
+// The descriptor is written directly, not through the runtime's poller: only
+// the stream's running writer writes it, and nobody closes it meanwhile.
+func writeNow(fd int, sc *drainScratch, bufs net.Buffers) (net.Buffers, error) {
 	data := bufs[0]
 	scratch := false
 	if len(bufs) > 1 {
@@ -26,22 +28,18 @@ func writeNow(rc syscall.RawConn, sc *drainScratch, bufs net.Buffers) (net.Buffe
 		sc.out, data, scratch = out[:0], out, true
 	}
 	var n int
-	var werr error
-	err := rc.Write(func(fd uintptr) bool {
-		for {
-			n, werr = syscall.Write(int(fd), data)
-			if !errors.Is(werr, syscall.EINTR) {
-				return true // done, even if the socket is full
-			}
+	var err error
+	for {
+		n, err = sendNow(fd, data)
+		if !errors.Is(err, syscall.EINTR) {
+			break
 		}
-	})
+	}
 	switch {
+	case errors.Is(err, syscall.EAGAIN):
+		n = 0
 	case err != nil:
 		return nil, err
-	case errors.Is(werr, syscall.EAGAIN):
-		n = 0
-	case werr != nil:
-		return nil, werr
 	}
 	if n >= len(data) {
 		return nil, nil

@@ -316,3 +316,76 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Fatalf("%s not gathered", name)
 	return 0
 }
+
+// TestSubTryNextN takes events in batches: from the store while catching
+// up, then from the live buffer, in id order, with the cursor after the
+// last one taken; then the subscriber's end (slow, closed) as TryNext would.
+func TestSubTryNextN(t *testing.T) {
+	t.Parallel()
+	h, s := newHub(t, stream.Options{Buffer: 4})
+	ctx := context.Background()
+	keys := func(items []*stream.Item) []string {
+		var k []string
+		for _, it := range items {
+			k = append(k, it.Event.EventKey)
+		}
+		return k
+	}
+	save(t, h, s, "CLICK", "a")
+	save(t, h, s, "CLICK", "b")
+	c := save(t, h, s, "CLICK", "c")
+	h.Now(ctx) // the hub's cursor is past c: a catch-up reads all three
+	sub := h.Subscribe(models.EventFilter{}, 0)
+	defer sub.Close()
+	got, err := sub.TryNextN(ctx, nil, 2)
+	if err != nil || !cmp.Equal(keys(got), []string{"a", "b"}) {
+		t.Fatalf("TryNextN(2) from the store = %v, %v; want [a b]", keys(got), err)
+	}
+	got, err = sub.TryNextN(ctx, got, 10)
+	if err != nil || !cmp.Equal(keys(got), []string{"a", "b", "c"}) || sub.Cursor() != c {
+		t.Fatalf("TryNextN(10) appending = %v, %v, cursor %d; want [a b c], cursor %d", keys(got), err, sub.Cursor(), c)
+	}
+	// Nothing left: the subscriber joins the live fan-out.
+	if got, err := sub.TryNextN(ctx, nil, 10); err != nil || len(got) != 0 || h.Subscribers() != 1 {
+		t.Fatalf("TryNextN on nothing = %v, %v with %d live; want nothing, 1 live", keys(got), err, h.Subscribers())
+	}
+	for _, k := range []string{"d", "e", "f", "g"} {
+		save(t, h, s, "CLICK", k)
+	}
+	waitBuffered(t, sub, 4)
+	got, err = sub.TryNextN(ctx, nil, 3)
+	if err != nil || !cmp.Equal(keys(got), []string{"d", "e", "f"}) || sub.Cursor() != got[len(got)-1].ID {
+		t.Fatalf("TryNextN(3) live = %v, %v, cursor %d; want [d e f] and the cursor at f", keys(got), err, sub.Cursor())
+	}
+	got, err = sub.TryNextN(ctx, nil, 10)
+	if err != nil || !cmp.Equal(keys(got), []string{"g"}) {
+		t.Fatalf("TryNextN(10) live = %v, %v; want [g]", keys(got), err)
+	}
+	// Five more than it reads, with a buffer of four: it is dropped.
+	for i := range 5 {
+		save(t, h, s, "CLICK", fmt.Sprint("x", i))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for h.Subscribers() != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got, err := sub.TryNextN(ctx, nil, 10); !errors.Is(err, stream.ErrSlow) {
+		t.Fatalf("TryNextN of a slow subscriber = %v, %v; want ErrSlow", keys(got), err)
+	}
+	other := h.Subscribe(models.EventFilter{}, sub.Cursor())
+	other.Close()
+	if _, err := other.TryNextN(ctx, nil, 10); !errors.Is(err, stream.ErrClosed) {
+		t.Errorf("TryNextN after Close = %v, want ErrClosed", err)
+	}
+}
+
+func waitBuffered(t testing.TB, sub *stream.Sub, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for sub.Buffered() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("Buffered() = %d after 10 s, want %d", sub.Buffered(), n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

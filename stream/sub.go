@@ -115,6 +115,46 @@ func (s *Sub) TryNext(ctx context.Context) (*Item, error) {
 	return s.next(ctx, false, 0)
 }
 
+// TryNextN appends to dst the events ready now, up to n in all (len(dst)
+// included), as TryNext would return them one by one, and returns the
+// slice. Events taken before an error are returned with it. A live
+// subscriber's buffered events are taken under one lock: what a writer of
+// many streams calls once per stream and publish.
+func (s *Sub) TryNextN(ctx context.Context, dst []*Item, n int) ([]*Item, error) {
+	for len(dst) < n {
+		if len(s.page) == 0 && s.live.Load() {
+			s.mu.Lock()
+			if s.refilter == nil && !s.closed && !s.slow && len(s.buf) > 0 {
+				k := min(len(s.buf), n-len(dst))
+				dst = append(dst, s.buf[:k]...)
+				clear(s.buf[:k])
+				empty := k == len(s.buf)
+				switch {
+				case !empty:
+					s.buf = s.buf[k:]
+				case cap(s.buf) > 64:
+					s.buf = nil // a burst's; not kept by every subscriber
+				default:
+					s.buf = s.buf[:0] // the next publish's
+				}
+				s.mu.Unlock()
+				s.cursor = dst[len(dst)-1].ID
+				if empty {
+					return dst, nil // the rest comes with the next wake-up
+				}
+				continue
+			}
+			s.mu.Unlock()
+		}
+		it, err := s.next(ctx, false, 0)
+		if err != nil || it == nil {
+			return dst, err
+		}
+		dst = append(dst, it)
+	}
+	return dst, nil
+}
+
 func (s *Sub) next(ctx context.Context, wait bool, idle time.Duration) (*Item, error) {
 	var timer <-chan time.Time
 	for {
