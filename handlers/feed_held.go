@@ -40,11 +40,11 @@ type heldStream struct {
 	conn net.Conn
 	raw  bool
 	sub  *stream.Sub
-	// fd is conn's descriptor, written without waiting (see writeNow);
-	// -1 where that is not possible: writes then wait poolWriteWait. It
-	// stays open until end closes conn, which only the stream's running
-	// writer does, after its last write.
-	fd int
+	// sys is conn's descriptor, written without waiting (see writeNow);
+	// nil where that is not possible: writes then wait poolWriteWait.
+	// Written through the RawConn, the descriptor cannot be closed (and its
+	// number reused by another connection) in the middle of a write.
+	sys syscall.RawConn
 
 	mu        sync.Mutex
 	running   bool // queued, being drained, or finishing a write
@@ -69,10 +69,10 @@ func (f Feed) holdStream(c *gin.Context, q feedQuery) {
 	}
 	// net/http's buffers for this connection: ours now, and not needed.
 	*rw.Reader, *rw.Writer = bufio.Reader{}, bufio.Writer{}
-	s := &heldStream{f: f, conn: conn, raw: q.raw, fd: -1}
+	s := &heldStream{f: f, conn: conn, raw: q.raw}
 	if sc, ok := conn.(syscall.Conn); ok && directWrites {
 		if rc, err := sc.SyscallConn(); err == nil {
-			rc.Control(func(fd uintptr) { s.fd = int(fd) })
+			s.sys = rc
 		}
 	}
 	s.sub = f.Hub.SubscribeFunc(q.filter, q.after, s.kick)
@@ -88,7 +88,7 @@ func (f Feed) holdStream(c *gin.Context, q feedQuery) {
 		s.end("")
 		return
 	}
-	if s.fd >= 0 {
+	if s.sys != nil {
 		conn.SetWriteDeadline(time.Time{}) // writeNow does not wait
 	}
 	s.kick() // the first events come from the store
@@ -194,8 +194,8 @@ func (s *heldStream) drain(sc *drainScratch) {
 		all := bufs
 		var rest net.Buffers
 		var err error
-		if s.fd >= 0 {
-			rest, err = writeNow(s.fd, sc, bufs)
+		if s.sys != nil {
+			rest, err = writeNow(s.sys, sc, bufs)
 		} else {
 			s.conn.SetWriteDeadline(now.Add(poolWriteWait))
 			_, err = bufs.WriteTo(s.conn) // consumes bufs
@@ -252,7 +252,7 @@ func (s *heldStream) finish(rest net.Buffers, last bool) {
 		s.end("")
 		return
 	}
-	if s.fd >= 0 {
+	if s.sys != nil {
 		s.conn.SetWriteDeadline(time.Time{})
 	}
 	s.wrote = time.Now()

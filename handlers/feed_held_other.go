@@ -2,12 +2,15 @@
 
 package handlers
 
-import "net"
+import (
+	"net"
+	"syscall"
+)
 
 // directWrites: held streams are written through net.Conn, with a short
 // deadline (poolWriteWait).
 const directWrites = false
 
-func writeNow(int, *drainScratch, net.Buffers) (net.Buffers, error) {
+func writeNow(syscall.RawConn, *drainScratch, net.Buffers) (net.Buffers, error) {
 	panic("unreachable: directWrites is false")
 }

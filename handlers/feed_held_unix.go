@@ -11,13 +11,13 @@ import (
 // directWrites: held streams are written by writeNow.
 const directWrites = true
 
-// writeNow writes bufs to the descriptor fd in one send that does not wait
+// writeNow writes bufs to rc's descriptor in one send that does not wait
 // (see sendNow): it returns what the socket did not take at once (nil when
 // it took everything), or the error that ends the stream. Several buffers
 // are copied into sc.out first (a drain carries at most about drainMax).
-// The descriptor is written directly, not through the runtime's poller: only
-// the stream's running writer writes it, and nobody closes it meanwhile.
-func writeNow(fd int, sc *drainScratch, bufs net.Buffers) (net.Buffers, error) {
+// The send runs inside rc.Write, which holds the descriptor open for its
+// duration, but never waits on the runtime's poller.
+func writeNow(rc syscall.RawConn, sc *drainScratch, bufs net.Buffers) (net.Buffers, error) {
 	data := bufs[0]
 	scratch := false
 	if len(bufs) > 1 {
@@ -29,11 +29,15 @@ func writeNow(fd int, sc *drainScratch, bufs net.Buffers) (net.Buffers, error) {
 	}
 	var n int
 	var err error
-	for {
-		n, err = sendNow(fd, data)
-		if !errors.Is(err, syscall.EINTR) {
-			break
+	if rerr := rc.Write(func(fd uintptr) bool {
+		for {
+			n, err = sendNow(int(fd), data)
+			if !errors.Is(err, syscall.EINTR) {
+				return true // done, even if the socket is full
+			}
 		}
+	}); rerr != nil {
+		return nil, rerr
 	}
 	switch {
 	case errors.Is(err, syscall.EAGAIN):
