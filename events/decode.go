@@ -108,9 +108,22 @@ func Decode(body []byte, f Format) (Event, error) {
 	e, _ := New(kind)
 	h := e.Head()
 	h.format = f
-	var bad []FieldError
+	var (
+		bad    []FieldError
+		rep    = repeatedTags(root.el)
+		listed bool
+	)
+	// A key repeated in a JSON object: encoding/json keeps the last copy.
+	h.lost = root.el == nil && duplicateKey(root.raw)
 	err = root.fields(func(name string, v value) error {
+		repeated := rep != nil && rep[name]
+		if repeated {
+			listed, v.listed = false, &listed
+		}
 		ok, err := e.setField(name, v)
+		if ok && repeated && !listed {
+			h.lost = true // a declared field keeps one copy
+		}
 		if err != nil {
 			var fe *FieldError
 			if !errors.As(err, &fe) {
@@ -133,6 +146,9 @@ func Decode(body []byte, f Format) (Event, error) {
 	}
 	if err := Validate(e); err != nil {
 		return nil, err
+	}
+	if h.lost {
+		h.unkept = wholeDigest(root)
 	}
 	return e, nil
 }

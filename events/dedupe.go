@@ -1,6 +1,7 @@
 package events
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"strconv"
@@ -17,6 +18,12 @@ type Meta struct {
 	MsgID string
 	// RequestID is the async request id of a service-market result.
 	RequestID string
+	// Unkept is "" when the decoded push holds all of what was sent. When
+	// it does not (a declared field whose element or JSON key repeats
+	// keeps one copy), it is the hex SHA-256 of the whole raw push in
+	// canonical form, and DedupeKey covers it: two pushes that differ only
+	// in what decoding dropped are two events.
+	Unkept string
 }
 
 // Describe reads e's Meta.
@@ -29,6 +36,7 @@ func Describe(e Event) Meta {
 		FromUser:   h.FromUserName,
 		ToUser:     h.ToUserName,
 		CreateTime: h.CreateTime,
+		Unkept:     h.unkept,
 	}
 	switch e := e.(type) {
 	case interface{ Key() string }:
@@ -82,7 +90,8 @@ const DefaultAccount = "default"
 //   - "m:" and the MsgId (MsgID) when the push has one;
 //   - "r:" and the RequestID of an async result;
 //   - else "d:", the CreateTime as 10 digits, ":" and the hex SHA-256 of
-//     the whole decoded push (see [Digest]).
+//     the whole decoded push (see [Digest]), and, for a push that decoding
+//     did not hold whole (see Meta.Unkept), of the whole raw push too.
 //
 // payload is the push as [Marshal] encodes it. A retry re-sends the same
 // message, so it gets the same key however its elements are ordered and
@@ -109,7 +118,16 @@ func (m Meta) DedupeKey(account string, payload []byte) string {
 	b = append(b, "d:"...)
 	b = appendPadded(b, m.CreateTime, 10)
 	b = append(b, ':')
-	sum := Digest(payload)
+	var sum [sha256.Size]byte
+	if m.Unkept == "" {
+		sum = Digest(payload)
+	} else {
+		h := sha256.New()
+		h.Write(canonical(payload))
+		h.Write([]byte("\x00unkept:"))
+		h.Write([]byte(m.Unkept))
+		h.Sum(sum[:0])
+	}
 	b = hex.AppendEncode(b, sum[:])
 	return string(b)
 }
@@ -137,9 +155,12 @@ func appendPadded(b []byte, n int64, width int) []byte {
 // retry of a push stored before an upgrade is recognised. "" when the push
 // has a MsgId or RequestID (their keys did not change), except a
 // MASSSENDJOBFINISH: its MsgID was not read before it had a type, so it
-// was keyed by the six fields.
+// was keyed by the six fields. "" too for a push decoding did not hold
+// whole (Meta.Unkept): the row found under the legacy key is taken for its
+// original when it has the same payload, and distinct such pushes share
+// their payload.
 func (m Meta) LegacyKey() string {
-	if (m.MsgID != "" && m.Event != "MASSSENDJOBFINISH") || m.RequestID != "" {
+	if (m.MsgID != "" && m.Event != "MASSSENDJOBFINISH") || m.RequestID != "" || m.Unkept != "" {
 		return ""
 	}
 	var b strings.Builder

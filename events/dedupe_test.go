@@ -442,3 +442,56 @@ func repeatsName(b []byte) bool {
 		}
 	}
 }
+
+// TestDedupeKeyDistinctPairs: the pairs of fixtures/distinct differ only in
+// what their decoded forms do not hold; their keys differ, a re-sent copy
+// keeps its key, and every ordinary fixture holds all it was sent (Unkept
+// is empty, so its key is the one its golden file records).
+func TestDedupeKeyDistinctPairs(t *testing.T) {
+	t.Parallel()
+	pairs, err := fixtures.Distinct()
+	if err != nil || len(pairs) == 0 {
+		t.Fatalf("fixtures.Distinct() = %d pairs, %v", len(pairs), err)
+	}
+	// Many children: the repeated tag is found by a set, not a scan.
+	var many strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&many, "<X%d>v</X%d>", i, i)
+	}
+	location := func(first string) []byte {
+		return []byte(`<xml><ToUserName>gh_a</ToUserName><FromUserName>o_b</FromUserName><CreateTime>1408092300</CreateTime>` +
+			`<MsgType>event</MsgType><Event>LOCATION</Event>` + many.String() + `<Latitude>` + first + `</Latitude><Latitude>23.1</Latitude></xml>`)
+	}
+	pairs = append(pairs, fixtures.Pair{Name: "many children", Format: "xml", A: location("1.5"), B: location("2.5")})
+	for _, p := range pairs {
+		ka, ma, err := keyOf(t, events.DefaultAccount, p.A)
+		if err != nil {
+			t.Fatalf("%s: Decode(A): %v", p.Name, err)
+		}
+		kb, mb, err := keyOf(t, events.DefaultAccount, p.B)
+		if err != nil {
+			t.Fatalf("%s: Decode(B): %v", p.Name, err)
+		}
+		if ka == kb {
+			t.Errorf("%s: DedupeKey(A) = DedupeKey(B) = %q, want two keys", p.Name, ka)
+		}
+		if ma.Unkept == "" || mb.Unkept == "" {
+			t.Errorf("%s: Describe().Unkept = %q, %q, want a digest of each whole push", p.Name, ma.Unkept, mb.Unkept)
+		}
+		if ma.LegacyKey() != "" {
+			t.Errorf("%s: LegacyKey() = %q, want none", p.Name, ma.LegacyKey())
+		}
+		if again, _, _ := keyOf(t, events.DefaultAccount, p.A); again != ka {
+			t.Errorf("%s: DedupeKey(A) = %q then %q, want one key", p.Name, ka, again)
+		}
+	}
+	pushes, err := fixtures.Pushes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pushes {
+		if _, m, err := keyOf(t, events.DefaultAccount, p.Body); err == nil && m.Unkept != "" {
+			t.Errorf("%s: Describe().Unkept = %q, want \"\" (the decoded push holds it all)", p.Name, m.Unkept)
+		}
+	}
+}

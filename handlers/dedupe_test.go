@@ -250,3 +250,44 @@ func TestRetryAfterUpgradeOfKindsTypedSince(t *testing.T) {
 		})
 	}
 }
+
+// TestDistinctFixturePairsAreTwoEvents posts, over real HTTP, the pairs of
+// fixtures/distinct: pushes without MsgId or RequestID that differ only
+// where the decoded push does not look (the first copy of a repeated
+// element, …). Each of a pair must be stored and dispatched: keyed by the
+// decoded push alone, the second was taken for the first's retry.
+func TestDistinctFixturePairsAreTwoEvents(t *testing.T) {
+	t.Parallel()
+	pairs, err := fixtures.Distinct()
+	if err != nil || len(pairs) == 0 {
+		t.Fatalf("fixtures.Distinct() = %d pairs, %v", len(pairs), err)
+	}
+	for _, drv := range []string{models.DriverSQLite, models.DriverPostgres} {
+		t.Run(drv, func(t *testing.T) {
+			t.Parallel()
+			ts := newReplica(t, drv, recoverDSN(t, drv), nil)
+			ctype := map[string]string{"xml": "text/xml", "json": "application/json"}
+			for i, p := range pairs {
+				for _, body := range [][]byte{p.A, p.B, p.A} { // the second A is a retry
+					if status, answer := ts.push(t, ctype[p.Format], body); status != http.StatusOK || answer != "success" {
+						t.Fatalf("POST %s = %d %q, want 200 success", p.Name, status, answer)
+					}
+				}
+				if got, want := ts.rec.calls.Load(), int64(2*(i+1)); got != want {
+					t.Errorf("after the pair %s (and a retry of its first) the handler ran %d times, want %d", p.Name, got, want)
+				}
+			}
+			rows, _, err := ts.store.ListEvents(context.Background(), models.EventFilter{Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dups := 0
+			for _, r := range rows {
+				dups += r.Duplicates
+			}
+			if got, want := len(rows), 2*len(pairs); got != want || dups != len(pairs) {
+				t.Errorf("stored %d events with %d duplicates, want %d events and %d duplicates", got, dups, want, len(pairs))
+			}
+		})
+	}
+}
