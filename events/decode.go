@@ -113,8 +113,13 @@ func Decode(body []byte, f Format) (Event, error) {
 		rep    = repeatedTags(root.el)
 		listed bool
 	)
-	// A key repeated in a JSON object: encoding/json keeps the last copy.
-	h.lost = root.el == nil && duplicateKey(root.raw)
+	// A key repeated in a JSON object (encoding/json keeps the last copy),
+	// or XML the decoder does not read (the root's name among it).
+	if root.el == nil {
+		h.lost = duplicateKey(root.raw)
+	} else {
+		h.lost = root.el.Tag != "xml" || unreadXML(root.el)
+	}
 	err = root.fields(func(name string, v value) error {
 		repeated := rep != nil && rep[name]
 		if repeated {

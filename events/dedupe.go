@@ -20,7 +20,8 @@ type Meta struct {
 	RequestID string
 	// Unkept is "" when the decoded push holds all of what was sent. When
 	// it does not (a declared field whose element or JSON key repeats
-	// keeps one copy), it is the hex SHA-256 of the whole raw push in
+	// keeps one copy; XML text around processing instructions or child
+	// elements, attributes, namespace prefixes), it is the hex SHA-256 of the whole raw push in
 	// canonical form, and DedupeKey covers it: two pushes that differ only
 	// in what decoding dropped are two events.
 	Unkept string

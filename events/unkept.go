@@ -8,7 +8,10 @@ import (
 )
 
 // A decoded push does not always hold all of what was sent: a declared
-// field whose element (or JSON key) repeats keeps one copy. Two pushes that
+// field whose element (or JSON key) repeats keeps one copy; an element's
+// text is what comes before any processing instruction or child element
+// (text around child elements is dropped), and attributes, namespace
+// prefixes and processing instructions are not read at all. Two pushes that
 // differ only in the copies it drops would decode alike, and a dedupe key
 // of the decoded push alone would merge them. Decode notices such pushes
 // and digests the whole raw push (Meta.Unkept); DedupeKey then covers it
@@ -142,14 +145,48 @@ func wholeDigest(root value) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// element writes el: its tag, then its text and child elements in order
-// (text as etree's CharData gives it, CDATA or not).
+// unreadXML reports whether el (the root) or an element under it has what
+// the decoder does not read: attributes, a namespace prefix, a processing
+// instruction (nor the text after it), or text that is not white space
+// beside child elements.
+func unreadXML(el *etree.Element) bool {
+	if len(el.Attr) > 0 || el.Space != "" {
+		return true
+	}
+	text, kids := false, false
+	for _, t := range el.Child {
+		switch t := t.(type) {
+		case *etree.Element:
+			if unreadXML(t) {
+				return true
+			}
+			kids = true
+		case *etree.CharData:
+			text = text || !t.IsWhitespace()
+		case *etree.Comment:
+		default: // a processing instruction or directive
+			return true
+		}
+	}
+	return text && kids
+}
+
+// element writes el: its prefix and tag, its attributes, then its text,
+// processing instructions and child elements in document order (text as
+// etree's CharData gives it, CDATA or not; comments are left out).
 func (c *canon) element(el *etree.Element) {
-	c.text('e', []byte(el.Tag))
+	c.text('e', []byte(el.Space))
+	c.text('k', []byte(el.Tag))
+	c.head('a', len(el.Attr))
+	for _, a := range el.Attr {
+		c.text('k', []byte(a.Space))
+		c.text('k', []byte(a.Key))
+		c.text('s', []byte(a.Value))
+	}
 	n := 0
 	for _, t := range el.Child {
 		switch t.(type) {
-		case *etree.Element, *etree.CharData:
+		case *etree.Element, *etree.CharData, *etree.ProcInst:
 			n++
 		}
 	}
@@ -160,6 +197,9 @@ func (c *canon) element(el *etree.Element) {
 			c.element(t)
 		case *etree.CharData:
 			c.text('s', []byte(t.Data))
+		case *etree.ProcInst:
+			c.text('p', []byte(t.Target))
+			c.text('s', []byte(t.Inst))
 		}
 	}
 }
