@@ -88,7 +88,10 @@ const DefaultAccount = "default"
 // arrived for account, collide, and under which two pushes that differ in
 // any field never do:
 //
-//   - "m:" and the MsgId (MsgID) when the push has one;
+//   - "m:" and the MsgId when the push is a message that has one;
+//   - "e:", the Event, ":" and the MsgID (MsgId) when an event has one
+//     (TEMPLATESENDJOBFINISH, MASSSENDJOBFINISH): each is counted apart
+//     from users' messages and from the other kinds' ids;
 //   - "r:" and the RequestID of an async result;
 //   - else "d:", the CreateTime as 10 digits, ":" and the hex SHA-256 of
 //     the whole decoded push (see [Digest]), and, for a push that decoding
@@ -108,8 +111,11 @@ func (m Meta) DedupeKey(account string, payload []byte) string {
 		b = append(b, '/')
 	}
 	switch {
-	case m.MsgID != "":
+	case m.MsgID != "" && m.message():
 		return string(append(append(b, "m:"...), m.MsgID...))
+	case m.MsgID != "" && !strings.Contains(m.Event, ":"):
+		b = append(append(b, "e:"...), m.Event...)
+		return string(append(append(b, ':'), m.MsgID...))
 	case m.RequestID != "":
 		return string(append(append(b, "r:"...), m.RequestID...))
 	}
@@ -131,6 +137,29 @@ func (m Meta) DedupeKey(account string, payload []byte) string {
 	}
 	b = hex.AppendEncode(b, sum[:])
 	return string(b)
+}
+
+// message reports whether the push is a user's message (MsgType other than
+// "event"; Open Platform events have none), whose MsgId is WeChat's
+// message id.
+func (m Meta) message() bool { return m.MsgType != "" && m.MsgType != "event" }
+
+// LegacyIDKey is the key versions before events' ids had key spaces of
+// their own stored an event that has a MsgID under ("m:" and the MsgID,
+// after account's prefix, as DedupeKey writes it); "" for any other push,
+// whose key did not change. The store looks rows up by it, and takes one
+// with the same payload or raw body for the push's original, so that a
+// retry of an event stored before the upgrade is recognised and a message
+// that shares the number is not taken for it.
+func (m Meta) LegacyIDKey(account string) string {
+	if m.MsgID == "" || m.message() || strings.Contains(m.Event, ":") {
+		return ""
+	}
+	var b []byte
+	if account != DefaultAccount && account != "" {
+		b = append(append(b, account...), '/')
+	}
+	return string(append(append(b, "m:"...), m.MsgID...))
 }
 
 // appendPadded appends n in decimal, zero-padded to width digits when it is

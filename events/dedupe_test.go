@@ -495,3 +495,35 @@ func TestDedupeKeyDistinctPairs(t *testing.T) {
 		}
 	}
 }
+
+// TestDedupeKeyIDSpaces: a user message's MsgId and an event's MsgID are
+// counted apart, so the same number keys them apart; the event's key of
+// earlier versions is its LegacyIDKey, under the account's prefix.
+func TestDedupeKeyIDSpaces(t *testing.T) {
+	t.Parallel()
+	const head = `<ToUserName>gh_a</ToUserName><FromUserName>o_b</FromUserName><CreateTime>1395658920</CreateTime>`
+	tests := []struct {
+		name, body, account, key, legacy string
+	}{
+		{"text", `<xml>` + head + `<MsgType>text</MsgType><Content>hi</Content><MsgId>42</MsgId></xml>`, "default", "m:42", ""},
+		{"template job", `<xml>` + head + `<MsgType>event</MsgType><Event>TEMPLATESENDJOBFINISH</Event><MsgID>42</MsgID><Status>success</Status></xml>`,
+			"default", "e:TEMPLATESENDJOBFINISH:42", "m:42"},
+		{"mass job", `<xml>` + head + `<MsgType>event</MsgType><Event>MASSSENDJOBFINISH</Event><MsgID>42</MsgID><Status>send success</Status></xml>`,
+			"shop", "shop/e:MASSSENDJOBFINISH:42", "shop/m:42"},
+		{"unknown event", `<xml>` + head + `<MsgType>event</MsgType><Event>new_thing</Event><MsgId>42</MsgId></xml>`,
+			"default", "e:new_thing:42", "m:42"},
+		{"unknown message", `<xml>` + head + `<MsgType>new_msg</MsgType><MsgId>42</MsgId></xml>`, "default", "m:42", ""},
+	}
+	for _, tt := range tests {
+		key, m, err := keyOf(t, tt.account, []byte(tt.body))
+		if err != nil {
+			t.Fatalf("%s: Decode: %v", tt.name, err)
+		}
+		if key != tt.key {
+			t.Errorf("%s: DedupeKey(%q) = %q, want %q", tt.name, tt.account, key, tt.key)
+		}
+		if got := m.LegacyIDKey(tt.account); got != tt.legacy {
+			t.Errorf("%s: LegacyIDKey(%q) = %q, want %q", tt.name, tt.account, got, tt.legacy)
+		}
+	}
+}
