@@ -184,7 +184,12 @@ func (s *Store) SaveEvent(ctx context.Context, e *NewEvent) (Saved, error) {
 // holds its key (committed, or inserted earlier in the same batch).
 func (s *Store) applySave(b *batchTx, op *writeOp) error {
 	e := &op.ev
-	if found, err := s.bumpLegacy(b, op); found || err != nil {
+	if found, err := s.bumpLegacy(b, op); err != nil {
+		return err
+	} else if found {
+		return s.recordNonce(b, op)
+	}
+	if err := s.nonceFree(b, op); err != nil {
 		return err
 	}
 	for {
@@ -227,6 +232,9 @@ func (s *Store) settleConflict(b *batchTx, op *writeOp) error {
 	if err == nil {
 		// id == op.id only if a retried batch had in fact committed this very row.
 		op.saved = Saved{ID: id, Duplicate: id != op.id, Status: status, Reply: reply}
+		if op.saved.Duplicate {
+			return s.recordNonce(b, op)
+		}
 		return nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
