@@ -122,6 +122,10 @@ func (s *Server) receive(c *gin.Context) {
 	}
 	span.End()
 	meta := events.Describe(e)
+	if authorizer != "" && !s.authorizerMatches(c, acct, authorizer, meta.ToUser, body) {
+		withdraw()
+		return
+	}
 	scope := dedupeScope(acct.name, authorizer)
 	key := meta.DedupeKey(scope, payload)
 	legacy := ""
