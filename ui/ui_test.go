@@ -4,13 +4,16 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/pushgate/pushgate/fixtures"
+	"github.com/pushgate/pushgate/ui"
 )
 
 func TestLogin(t *testing.T) {
@@ -270,3 +273,59 @@ func TestDevSend(t *testing.T) {
 		}
 	}
 }
+
+// TestLoginRateLimit: failed logins are limited per remote address: 5,
+// then 429 with Retry-After (also for the right token, which is not looked
+// at) until a failure's worth of time (12 s) has passed; another address
+// is not held up. The clock is the inspector's, moved by the test.
+func TestLoginRateLimit(t *testing.T) {
+	t.Parallel()
+	var (
+		mu  sync.Mutex
+		now = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	e := newEnv(t, false, func(o *ui.Options) { o.Now = clock })
+	// from posts the login form from a loopback source address.
+	from := func(ip, token string) (int, string) {
+		t.Helper()
+		c := client(t)
+		c.Transport = &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext}
+		resp, err := c.PostForm(e.URL+"/ui/login", url.Values{"token": {token}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, resp.Header.Get("Retry-After")
+	}
+	for i := range 5 {
+		if status, _ := from("127.0.0.1", "guess"); status != http.StatusUnauthorized {
+			t.Fatalf("failed login %d = %d, want 401", i+1, status)
+		}
+	}
+	for _, token := range []string{"guess", adminToken} {
+		if status, retry := from("127.0.0.1", token); status != http.StatusTooManyRequests || retry != "12" {
+			t.Errorf("login (%q) after 5 failures = %d, Retry-After %q; want 429, 12", token, status, retry)
+		}
+	}
+	if status, _ := from("127.0.0.2", adminToken); status != http.StatusSeeOther {
+		t.Errorf("login from another address = %d, want 303", status)
+	}
+	mu.Lock()
+	now = now.Add(12 * time.Second)
+	mu.Unlock()
+	if status, _ := from("127.0.0.1", "guess"); status != http.StatusUnauthorized {
+		t.Errorf("failed login 12 s later = %d, want 401 (one more try)", status)
+	}
+	if status, retry := from("127.0.0.1", adminToken); status != http.StatusTooManyRequests || retry != "12" {
+		t.Errorf("login right after = %d, Retry-After %q; want 429, 12", status, retry)
+	}
+	mu.Lock()
+	now = now.Add(12 * time.Second)
+	mu.Unlock()
+	if status, _ := from("127.0.0.1", adminToken); status != http.StatusSeeOther {
+		t.Errorf("login with the right token 12 s later = %d, want 303", status)
+	}
+}
+
