@@ -2,7 +2,9 @@ package ui_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -329,3 +331,51 @@ func TestLoginRateLimit(t *testing.T) {
 	}
 }
 
+// TestRawBodiesDownload: a push's raw body is the sender's bytes; served
+// from the inspector's origin as XML it could render as XHTML (and run its
+// scripts there). The raw routes, as the inspector forwards them, answer
+// as a download (Content-Disposition: attachment) that the browser may not
+// sniff into another type.
+func TestRawBodiesDownload(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	evil := `<xml xmlns="http://www.w3.org/1999/xhtml"><ToUserName>gh_a</ToUserName><FromUserName>o_b</FromUserName>` +
+		`<CreateTime>1700000000</CreateTime><MsgType>event</MsgType><Event>CLICK</Event><EventKey>K</EventKey>` +
+		`<script>alert(document.cookie)</script></xml>`
+	if status := e.push(t, "text/xml", evil); status != http.StatusOK {
+		t.Fatalf("push = %d, want 200", status)
+	}
+	if status := e.push(t, "text/xml", `<xml><script>alert(1)</script>`); status != http.StatusBadRequest {
+		t.Fatalf("undecodable push = %d, want 400", status)
+	}
+	rows, _, err := e.store.ListEvents(context.Background(), modelsFilter())
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("ListEvents = %d rows, %v; want 1", len(rows), err)
+	}
+	rej, _, err := e.store.ListRejected(context.Background(), 10, "")
+	if err != nil || len(rej) != 1 {
+		t.Fatalf("ListRejected = %d rows, %v; want 1", len(rej), err)
+	}
+	c := client(t)
+	e.login(t, c)
+	for _, tc := range []struct{ path, file string }{
+		{fmt.Sprintf("/ui/api/v1/events/%d/raw", rows[0].ID), fmt.Sprintf("event-%d.xml", rows[0].ID)},
+		{fmt.Sprintf("/ui/api/v1/rejected/%d/raw", rej[0].ID), fmt.Sprintf("rejected-%d.bin", rej[0].ID)},
+	} {
+		resp, err := c.Get(e.URL + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s = %d, want 200", tc.path, resp.StatusCode)
+		}
+		if got, want := resp.Header.Get("Content-Disposition"), `attachment; filename="`+tc.file+`"`; got != want {
+			t.Errorf("GET %s: Content-Disposition = %q, want %q", tc.path, got, want)
+		}
+		if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("GET %s: X-Content-Type-Options = %q, want nosniff", tc.path, got)
+		}
+	}
+}
