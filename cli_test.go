@@ -3,7 +3,10 @@ package pushgate_test
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,7 +16,11 @@ import (
 	"time"
 
 	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/configs"
 	"github.com/pushgate/pushgate/events"
+	"github.com/pushgate/pushgate/handlers"
+	"github.com/pushgate/pushgate/models"
+	"github.com/pushgate/pushgate/notify"
 	"github.com/pushgate/pushgate/pushgatetest"
 )
 
@@ -219,6 +226,73 @@ func TestRedactDSN(t *testing.T) {
 	for _, tt := range tests {
 		if got := pushgate.RedactDSN(tt.dsn); got != tt.want || strings.Contains(got, "s3cret") {
 			t.Errorf("RedactDSN(%q) = %q, want %q", tt.dsn, got, tt.want)
+		}
+	}
+}
+
+// TestDeliveriesListByAccount: `pushgate deliveries list --account NAME`
+// lists the deliveries of that account's events only, like events list.
+func TestDeliveriesListByAccount(t *testing.T) {
+	t.Parallel()
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer sink.Close()
+	cfg := configs.Default()
+	cfg.WeChat.Token = "cli-default-token"
+	cfg.Accounts = []configs.Account{{Name: "shop", Token: "cli-shop-token"}}
+	cfg.AdminToken = "cli-admin-token"
+	cfg.Notify.URLs = []string{sink.URL}
+	dir := t.TempDir()
+	log := slog.New(slog.DiscardHandler)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store, err := models.Open(ctx, "sqlite", filepath.Join(dir, "pushgate.db"), models.Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	n := notify.New(store, cfg.Notify, cfg.NotifySubscribers(), notify.Options{Logger: log})
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	srv, err := handlers.New(handlers.Deps{Config: cfg, Store: store, Mux: events.NewMux(), Logger: log,
+		Observers: []handlers.Observer{n}, Features: []handlers.Feature{handlers.Deliveries{Store: store, Notifier: n, Logger: log}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	for _, send := range [][]string{
+		{"--account", "shop", "--token", "cli-shop-token", "event.CLICK", "event.VIEW"},
+		{"--token", "cli-default-token", "text"},
+	} {
+		var errOut strings.Builder
+		if err := pushgate.Run(ctx, events.NewMux(), append([]string{"send", "--server", ts.URL}, send...), io.Discard, &errOut); err != nil {
+			t.Fatalf("send %v: %v (%s)", send, err, errOut.String())
+		}
+	}
+	list := func(args ...string) string {
+		t.Helper()
+		var out, errOut strings.Builder
+		args = append([]string{"deliveries", "list", "--server", ts.URL, "--token", "cli-admin-token", "--json"}, args...)
+		if err := pushgate.Run(ctx, events.NewMux(), args, &out, &errOut); err != nil {
+			t.Fatalf("%v: %v (%s)", args, err, errOut.String())
+		}
+		return out.String()
+	}
+	// The outbox rows are written after the pushes' commits: wait for all 3.
+	for deadline := time.Now().Add(10 * time.Second); strings.Count(list(), "\n") < 3; {
+		if time.Now().After(deadline) {
+			t.Fatalf("deliveries list = %q, want 3 deliveries", list())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, tc := range []struct {
+		account string
+		want    int
+	}{{"shop", 2}, {"default", 1}, {"nobody", 0}} {
+		if got := strings.Count(list("--account", tc.account), "\n"); got != tc.want {
+			t.Errorf("deliveries list --account %s = %d deliveries, want %d", tc.account, got, tc.want)
 		}
 	}
 }

@@ -14,7 +14,7 @@ import (
 )
 
 const deliveriesUsage = `usage:
-  pushgate deliveries list [--status pending|succeeded|dead] [--event-id ID] [--limit N] [--json]
+  pushgate deliveries list [--account NAME] [--status pending|succeeded|dead] [--event-id ID] [--limit N] [--json]
   pushgate deliveries retry ID
 both take --server URL (env PUSHGATE_SERVER, default http://127.0.0.1:8080)
 and --token TOKEN (env PUSHGATE_ADMIN_TOKEN)`
@@ -55,6 +55,7 @@ func runDeliveriesList(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs := flag.NewFlagSet("deliveries list", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	client := clientFlags(fs)
+	account := fs.String("account", "", "only the deliveries of this account's events")
 	status := fs.String("status", "", "only deliveries in this status: pending, succeeded or dead")
 	eventID := fs.String("event-id", "", "only the deliveries of this event")
 	limit := fs.Int("limit", 50, "deliveries to show (the newest first)")
@@ -66,6 +67,9 @@ func runDeliveriesList(ctx context.Context, args []string, stdout, stderr io.Wri
 		return fmt.Errorf("deliveries list: unexpected argument %q", fs.Arg(0))
 	}
 	q := url.Values{}
+	if *account != "" {
+		q.Set("account", *account)
+	}
 	if *status != "" {
 		q.Set("status", *status)
 	}

@@ -91,7 +91,7 @@ func TestValidateAccounts(t *testing.T) {
 		{"bad previous key", func(c *configs.Config) {
 			c.Accounts = []configs.Account{{Name: "a", Token: "t", PreviousAESKey: "x"}}
 		}, "previous_aes_key must be exactly 43 characters"},
-		{"default mode", func(c *configs.Config) { c.WeChat.Mode = "secure" }, `wechat mode must be plain, compat or safe, got "secure" (PUSHGATE_WECHAT_MODE)`},
+		{"default mode", func(c *configs.Config) { c.WeChat.Mode = "secure" }, `wechat mode must be plain, compat or safe, got "secure" (config wechat.mode, env PUSHGATE_WECHAT_MODE)`},
 		{"default compat without key", func(c *configs.Config) { c.WeChat.Mode = "compat" }, "compat needs an EncodingAESKey"},
 		{"negative skew", func(c *configs.Config) { d := -time.Second; c.WeChat.MaxSkew = &d }, "must not be negative"},
 	}

@@ -112,7 +112,7 @@ func TestShippedFile(t *testing.T) {
 		t.Errorf("pushgate.yaml + SetDefaults() differs from Default() (-want +got):\n%s", diff)
 	}
 	err := c.Validate()
-	if err == nil || err.Error() != "wechat token is required (PUSHGATE_WECHAT_TOKEN)" {
+	if err == nil || err.Error() != "wechat token is required (config wechat.token, env PUSHGATE_WECHAT_TOKEN)" {
 		t.Errorf("pushgate.yaml: Validate() = %v, want only the missing token", err)
 	}
 }

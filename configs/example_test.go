@@ -33,7 +33,7 @@ func ExampleLoad() {
 	// 0.0.0.0:9000 http://localhost:9000
 	// postgres postgres://db/pushgate
 	// http://worker:8000/process [1m0s 5m0s] 4s
-	// wechat token is required (PUSHGATE_WECHAT_TOKEN)
+	// wechat token is required (config wechat.token, env PUSHGATE_WECHAT_TOKEN)
 }
 
 // Open Platform and WeCom accounts: kind says how their pushes arrive;

@@ -111,7 +111,7 @@ func ApplyEnv(c *Config, getenv func(string) string) error {
 	for _, s := range settings {
 		if v := getenv(s.env); v != "" {
 			if err := s.set(c, v); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w (%s)", s.name, err, s.env))
+				errs = append(errs, fmt.Errorf("%s: %w (%s)", s.name, err, where(s.env)))
 			}
 		}
 	}

@@ -138,14 +138,14 @@ func TestApplyEnvErrors(t *testing.T) {
 		env  map[string]string
 		want []string
 	}{
-		{map[string]string{"PUSHGATE_RETENTION": "3 days"}, []string{`db retention: "3 days" is not a duration like 90s or 2h (PUSHGATE_RETENTION)`}},
+		{map[string]string{"PUSHGATE_RETENTION": "3 days"}, []string{`db retention: "3 days" is not a duration like 90s or 2h (config db.retention, env PUSHGATE_RETENTION)`}},
 		{map[string]string{"PUSHGATE_REPLY_BUDGET": "4"}, []string{"PUSHGATE_REPLY_BUDGET"}},
-		{map[string]string{"PUSHGATE_BODY_LIMIT": "1MB"}, []string{`body limit: "1MB" is not an integer (PUSHGATE_BODY_LIMIT)`}},
+		{map[string]string{"PUSHGATE_BODY_LIMIT": "1MB"}, []string{`body limit: "1MB" is not an integer (config body_limit, env PUSHGATE_BODY_LIMIT)`}},
 		{map[string]string{"PUSHGATE_NOTIFY_POOL_MAX": "many"}, []string{"PUSHGATE_NOTIFY_POOL_MAX"}},
-		{map[string]string{"PUSHGATE_SYNC_TARGETS": "42"}, []string{`sync targets: "42" is not key=value (PUSHGATE_SYNC_TARGETS)`}},
+		{map[string]string{"PUSHGATE_SYNC_TARGETS": "42"}, []string{`sync targets: "42" is not key=value (config sync.targets, env PUSHGATE_SYNC_TARGETS)`}},
 		{map[string]string{"PUSHGATE_SYNC_TARGETS": "42=http://a,42=http://b"}, []string{`key "42" is given twice`}},
 		{map[string]string{"PUSHGATE_NOTIFY_SCHEDULE": "2m,soon"}, []string{`"soon" is not a duration`, "PUSHGATE_NOTIFY_SCHEDULE"}},
-		{map[string]string{"PUSHGATE_NOTIFY_SCHEDULE": " , "}, []string{"notify schedule: lists no duration (PUSHGATE_NOTIFY_SCHEDULE)"}},
+		{map[string]string{"PUSHGATE_NOTIFY_SCHEDULE": " , "}, []string{"notify schedule: lists no duration (config notify.schedule, env PUSHGATE_NOTIFY_SCHEDULE)"}},
 		{map[string]string{"PUSHGATE_RESULT_PER_API": "send=later"}, []string{"send:", "PUSHGATE_RESULT_PER_API"}},
 		{ // every bad variable is reported at once
 			map[string]string{"PUSHGATE_RETENTION": "x", "PUSHGATE_SHUTDOWN_TIMEOUT": "y"},
@@ -214,7 +214,7 @@ func TestLoadArgs(t *testing.T) {
 		{[]string{"--retention", "1y"}, "(--retention)"},
 		{[]string{"--notify-schedule", "1m,x"}, "(--notify-schedule)"},
 		{[]string{"--config", "/nonexistent/pushgate.yaml"}, "config file"},
-		{[]string{"--db-driver", "mysql"}, `db driver must be sqlite or postgres, got "mysql" (PUSHGATE_DB_DRIVER)`},
+		{[]string{"--db-driver", "mysql"}, `db driver must be sqlite or postgres, got "mysql" (config db.driver, env PUSHGATE_DB_DRIVER)`},
 	}
 	for _, tt := range tests {
 		c, err := configs.Load(tt.args, token)

@@ -28,7 +28,8 @@ var (
 // Validate checks every setting and reports every problem at once, joined
 // with errors.Join; nil means c is ready to serve. Each message names the
 // setting and where to set it, e.g.
-// "wechat token is required (PUSHGATE_WECHAT_TOKEN)". Messages never
+// "wechat token is required (config wechat.token, env PUSHGATE_WECHAT_TOKEN)".
+// Messages never
 // repeat a secret's value. Validate expects SetDefaults to have run: a zero
 // count or duration is reported, not defaulted.
 func (c *Config) Validate() error {
@@ -45,7 +46,7 @@ func (c *Config) Validate() error {
 	if m := c.WeChat.Mode; m != "" && !slices.Contains(modes, m) {
 		p.add("PUSHGATE_WECHAT_MODE", "must be plain, compat or safe, got %q", m)
 	} else if (m == ModeCompat || m == ModeSafe) && c.WeChat.AESKey == "" {
-		p.add("PUSHGATE_WECHAT_MODE", "%s needs an EncodingAESKey (PUSHGATE_WECHAT_AES_KEY)", m)
+		p.add("PUSHGATE_WECHAT_MODE", "%s needs an EncodingAESKey (%s)", m, where("PUSHGATE_WECHAT_AES_KEY"))
 	}
 	if c.WeChat.MaxSkew != nil && *c.WeChat.MaxSkew < 0 {
 		p.add("PUSHGATE_WECHAT_MAX_SKEW", "must not be negative (0 turns the check off), got %s", *c.WeChat.MaxSkew)
@@ -267,7 +268,7 @@ func (p *problems) validateNotify(n *Notify) {
 type problems []error
 
 // add records that the setting read from env has the problem format
-// describes: "<setting> <problem> (<env>)".
+// describes: "<setting> <problem> (config <key>, env <env>)".
 func (p *problems) add(env, format string, args ...any) {
 	name := env
 	for _, s := range settings {
@@ -275,7 +276,7 @@ func (p *problems) add(env, format string, args ...any) {
 			name = s.name
 		}
 	}
-	*p = append(*p, fmt.Errorf("%s %s (%s)", name, fmt.Sprintf(format, args...), env))
+	*p = append(*p, fmt.Errorf("%s %s (%s)", name, fmt.Sprintf(format, args...), where(env)))
 }
 
 // addAt records a problem of a file-only setting.

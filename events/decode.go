@@ -108,9 +108,27 @@ func Decode(body []byte, f Format) (Event, error) {
 	e, _ := New(kind)
 	h := e.Head()
 	h.format = f
-	var bad []FieldError
+	var (
+		bad    []FieldError
+		rep    = repeatedTags(root.el)
+		listed bool
+	)
+	// A key repeated in a JSON object (encoding/json keeps the last copy),
+	// or XML the decoder does not read (the root's name among it).
+	if root.el == nil {
+		h.lost = duplicateKey(root.raw)
+	} else {
+		h.lost = root.el.Tag != "xml" || unreadXML(root.el)
+	}
 	err = root.fields(func(name string, v value) error {
+		repeated := rep != nil && rep[name]
+		if repeated {
+			listed, v.listed = false, &listed
+		}
 		ok, err := e.setField(name, v)
+		if ok && repeated && !listed {
+			h.lost = true // a declared field keeps one copy
+		}
 		if err != nil {
 			var fe *FieldError
 			if !errors.As(err, &fe) {
@@ -133,6 +151,9 @@ func Decode(body []byte, f Format) (Event, error) {
 	}
 	if err := Validate(e); err != nil {
 		return nil, err
+	}
+	if h.lost {
+		h.unkept = wholeDigest(root)
 	}
 	return e, nil
 }

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"strconv"
@@ -17,6 +18,13 @@ type Meta struct {
 	MsgID string
 	// RequestID is the async request id of a service-market result.
 	RequestID string
+	// Unkept is "" when the decoded push holds all of what was sent. When
+	// it does not (a declared field whose element or JSON key repeats
+	// keeps one copy; XML text around processing instructions or child
+	// elements, attributes, namespace prefixes), it is the hex SHA-256 of the whole raw push in
+	// canonical form, and DedupeKey covers it: two pushes that differ only
+	// in what decoding dropped are two events.
+	Unkept string
 }
 
 // Describe reads e's Meta.
@@ -29,6 +37,7 @@ func Describe(e Event) Meta {
 		FromUser:   h.FromUserName,
 		ToUser:     h.ToUserName,
 		CreateTime: h.CreateTime,
+		Unkept:     h.unkept,
 	}
 	switch e := e.(type) {
 	case interface{ Key() string }:
@@ -79,10 +88,14 @@ const DefaultAccount = "default"
 // arrived for account, collide, and under which two pushes that differ in
 // any field never do:
 //
-//   - "m:" and the MsgId (MsgID) when the push has one;
+//   - "m:" and the MsgId when the push is a message that has one;
+//   - "e:", the Event, ":" and the MsgID (MsgId) when an event has one
+//     (TEMPLATESENDJOBFINISH, MASSSENDJOBFINISH): each is counted apart
+//     from users' messages and from the other kinds' ids;
 //   - "r:" and the RequestID of an async result;
 //   - else "d:", the CreateTime as 10 digits, ":" and the hex SHA-256 of
-//     the whole decoded push (see [Digest]).
+//     the whole decoded push (see [Digest]), and, for a push that decoding
+//     did not hold whole (see Meta.Unkept), of the whole raw push too.
 //
 // payload is the push as [Marshal] encodes it. A retry re-sends the same
 // message, so it gets the same key however its elements are ordered and
@@ -98,8 +111,11 @@ func (m Meta) DedupeKey(account string, payload []byte) string {
 		b = append(b, '/')
 	}
 	switch {
-	case m.MsgID != "":
+	case m.MsgID != "" && m.message():
 		return string(append(append(b, "m:"...), m.MsgID...))
+	case m.MsgID != "" && !strings.Contains(m.Event, ":"):
+		b = append(append(b, "e:"...), m.Event...)
+		return string(append(append(b, ':'), m.MsgID...))
 	case m.RequestID != "":
 		return string(append(append(b, "r:"...), m.RequestID...))
 	}
@@ -109,9 +125,41 @@ func (m Meta) DedupeKey(account string, payload []byte) string {
 	b = append(b, "d:"...)
 	b = appendPadded(b, m.CreateTime, 10)
 	b = append(b, ':')
-	sum := Digest(payload)
+	var sum [sha256.Size]byte
+	if m.Unkept == "" {
+		sum = Digest(payload)
+	} else {
+		h := sha256.New()
+		h.Write(canonical(payload))
+		h.Write([]byte("\x00unkept:"))
+		h.Write([]byte(m.Unkept))
+		h.Sum(sum[:0])
+	}
 	b = hex.AppendEncode(b, sum[:])
 	return string(b)
+}
+
+// message reports whether the push is a user's message (MsgType other than
+// "event"; Open Platform events have none), whose MsgId is WeChat's
+// message id.
+func (m Meta) message() bool { return m.MsgType != "" && m.MsgType != "event" }
+
+// LegacyIDKey is the key versions before events' ids had key spaces of
+// their own stored an event that has a MsgID under ("m:" and the MsgID,
+// after account's prefix, as DedupeKey writes it); "" for any other push,
+// whose key did not change. The store looks rows up by it, and takes one
+// with the same payload or raw body for the push's original, so that a
+// retry of an event stored before the upgrade is recognised and a message
+// that shares the number is not taken for it.
+func (m Meta) LegacyIDKey(account string) string {
+	if m.MsgID == "" || m.message() || strings.Contains(m.Event, ":") {
+		return ""
+	}
+	var b []byte
+	if account != DefaultAccount && account != "" {
+		b = append(append(b, account...), '/')
+	}
+	return string(append(append(b, "m:"...), m.MsgID...))
 }
 
 // appendPadded appends n in decimal, zero-padded to width digits when it is
@@ -137,9 +185,12 @@ func appendPadded(b []byte, n int64, width int) []byte {
 // retry of a push stored before an upgrade is recognised. "" when the push
 // has a MsgId or RequestID (their keys did not change), except a
 // MASSSENDJOBFINISH: its MsgID was not read before it had a type, so it
-// was keyed by the six fields.
+// was keyed by the six fields. "" too for a push decoding did not hold
+// whole (Meta.Unkept): the row found under the legacy key is taken for its
+// original when it has the same payload, and distinct such pushes share
+// their payload.
 func (m Meta) LegacyKey() string {
-	if (m.MsgID != "" && m.Event != "MASSSENDJOBFINISH") || m.RequestID != "" {
+	if (m.MsgID != "" && m.Event != "MASSSENDJOBFINISH") || m.RequestID != "" || m.Unkept != "" {
 		return ""
 	}
 	var b strings.Builder

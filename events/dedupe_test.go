@@ -464,3 +464,88 @@ func repeatsName(b []byte) bool {
 		}
 	}
 }
+
+// TestDedupeKeyDistinctPairs: the pairs of fixtures/distinct differ only in
+// what their decoded forms do not hold; their keys differ, a re-sent copy
+// keeps its key, and every ordinary fixture holds all it was sent (Unkept
+// is empty, so its key is the one its golden file records).
+func TestDedupeKeyDistinctPairs(t *testing.T) {
+	t.Parallel()
+	pairs, err := fixtures.Distinct()
+	if err != nil || len(pairs) == 0 {
+		t.Fatalf("fixtures.Distinct() = %d pairs, %v", len(pairs), err)
+	}
+	// Many children: the repeated tag is found by a set, not a scan.
+	var many strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&many, "<X%d>v</X%d>", i, i)
+	}
+	location := func(first string) []byte {
+		return []byte(`<xml><ToUserName>gh_a</ToUserName><FromUserName>o_b</FromUserName><CreateTime>1408092300</CreateTime>` +
+			`<MsgType>event</MsgType><Event>LOCATION</Event>` + many.String() + `<Latitude>` + first + `</Latitude><Latitude>23.1</Latitude></xml>`)
+	}
+	pairs = append(pairs, fixtures.Pair{Name: "many children", Format: "xml", A: location("1.5"), B: location("2.5")})
+	for _, p := range pairs {
+		ka, ma, err := keyOf(t, events.DefaultAccount, p.A)
+		if err != nil {
+			t.Fatalf("%s: Decode(A): %v", p.Name, err)
+		}
+		kb, mb, err := keyOf(t, events.DefaultAccount, p.B)
+		if err != nil {
+			t.Fatalf("%s: Decode(B): %v", p.Name, err)
+		}
+		if ka == kb {
+			t.Errorf("%s: DedupeKey(A) = DedupeKey(B) = %q, want two keys", p.Name, ka)
+		}
+		if ma.Unkept == "" || mb.Unkept == "" {
+			t.Errorf("%s: Describe().Unkept = %q, %q, want a digest of each whole push", p.Name, ma.Unkept, mb.Unkept)
+		}
+		if ma.LegacyKey() != "" {
+			t.Errorf("%s: LegacyKey() = %q, want none", p.Name, ma.LegacyKey())
+		}
+		if again, _, _ := keyOf(t, events.DefaultAccount, p.A); again != ka {
+			t.Errorf("%s: DedupeKey(A) = %q then %q, want one key", p.Name, ka, again)
+		}
+	}
+	pushes, err := fixtures.Pushes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pushes {
+		if _, m, err := keyOf(t, events.DefaultAccount, p.Body); err == nil && m.Unkept != "" {
+			t.Errorf("%s: Describe().Unkept = %q, want \"\" (the decoded push holds it all)", p.Name, m.Unkept)
+		}
+	}
+}
+
+// TestDedupeKeyIDSpaces: a user message's MsgId and an event's MsgID are
+// counted apart, so the same number keys them apart; the event's key of
+// earlier versions is its LegacyIDKey, under the account's prefix.
+func TestDedupeKeyIDSpaces(t *testing.T) {
+	t.Parallel()
+	const head = `<ToUserName>gh_a</ToUserName><FromUserName>o_b</FromUserName><CreateTime>1395658920</CreateTime>`
+	tests := []struct {
+		name, body, account, key, legacy string
+	}{
+		{"text", `<xml>` + head + `<MsgType>text</MsgType><Content>hi</Content><MsgId>42</MsgId></xml>`, "default", "m:42", ""},
+		{"template job", `<xml>` + head + `<MsgType>event</MsgType><Event>TEMPLATESENDJOBFINISH</Event><MsgID>42</MsgID><Status>success</Status></xml>`,
+			"default", "e:TEMPLATESENDJOBFINISH:42", "m:42"},
+		{"mass job", `<xml>` + head + `<MsgType>event</MsgType><Event>MASSSENDJOBFINISH</Event><MsgID>42</MsgID><Status>send success</Status></xml>`,
+			"shop", "shop/e:MASSSENDJOBFINISH:42", "shop/m:42"},
+		{"unknown event", `<xml>` + head + `<MsgType>event</MsgType><Event>new_thing</Event><MsgId>42</MsgId></xml>`,
+			"default", "e:new_thing:42", "m:42"},
+		{"unknown message", `<xml>` + head + `<MsgType>new_msg</MsgType><MsgId>42</MsgId></xml>`, "default", "m:42", ""},
+	}
+	for _, tt := range tests {
+		key, m, err := keyOf(t, tt.account, []byte(tt.body))
+		if err != nil {
+			t.Fatalf("%s: Decode: %v", tt.name, err)
+		}
+		if key != tt.key {
+			t.Errorf("%s: DedupeKey(%q) = %q, want %q", tt.name, tt.account, key, tt.key)
+		}
+		if got := m.LegacyIDKey(tt.account); got != tt.legacy {
+			t.Errorf("%s: LegacyIDKey(%q) = %q, want %q", tt.name, tt.account, got, tt.legacy)
+		}
+	}
+}

@@ -18,13 +18,19 @@ import (
 // items is kept: it is part of the push. A payload that is not JSON is
 // hashed as it is.
 func Digest(payload []byte) [sha256.Size]byte {
+	return sha256.Sum256(canonical(payload))
+}
+
+// canonical returns what Digest hashes: the canonical form of payload, or
+// payload itself when it is not JSON.
+func canonical(payload []byte) []byte {
 	c := canon{d: payload, out: make([]byte, 0, len(payload)+len(payload)/4+16)}
 	c.spans = containers(payload)
 	end, err := c.value(0)
 	if err != nil || skipSpace(payload, end) != len(payload) {
-		return sha256.Sum256(payload)
+		return payload
 	}
-	return sha256.Sum256(c.out)
+	return c.out
 }
 
 var errSyntax = errors.New("events: digest: not JSON")

@@ -30,6 +30,9 @@ func (v value) isArray() bool {
 // one-entry list as the object itself (in JSON) or repeats the element (in
 // XML, where each repetition arrives as a field of its own).
 func (v value) each(fn func(v value) error) error {
+	if v.listed != nil {
+		*v.listed = true
+	}
 	if v.isArray() {
 		return v.items(fn)
 	}

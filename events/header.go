@@ -33,6 +33,11 @@ type Header struct {
 	// format is the wire format the push was decoded from; a passive
 	// reply is rendered in it (see RenderFor).
 	format Format
+	// lost is set while decoding when the fields do not hold all of the
+	// push (see Meta.Unkept); unkept is then the hex SHA-256 of the whole
+	// raw push in canonical form.
+	lost   bool
+	unkept string
 }
 
 // Head returns the shared header; every event has one.
@@ -147,14 +152,25 @@ func (m *Message) setField(name string, v value) (bool, error) {
 // nested reads the members of a nested element (ScanCodeInfo, …): set
 // handles the ones the type declares; the rest are kept on h as
 // "parent.name".
+//
+// A declared member whose element repeats and that set does not read as a
+// list keeps one copy only: h is then marked as not holding all of the push.
 func nested(h *Header, parent string, v value, set func(name string, v value) (bool, error)) error {
+	rep := repeatedTags(v.el)
+	var listed bool
 	return v.fields(func(name string, f value) error {
+		repeated := rep != nil && rep[name]
+		if repeated {
+			listed, f.listed = false, &listed
+		}
 		ok, err := set(name, f)
 		if err != nil {
 			return fieldError(parent+"."+name, err)
 		}
 		if !ok {
 			h.keep(parent+"."+name, f)
+		} else if repeated && !listed {
+			h.lost = true
 		}
 		return nil
 	})

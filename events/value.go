@@ -17,6 +17,10 @@ type value struct {
 	el  *etree.Element
 	raw json.RawMessage
 	obj map[string]json.RawMessage // raw, already parsed as an object
+	// listed, when set, is set to true when the field is read as a list
+	// (each, items): Decode and nested set it on an XML element whose tag
+	// repeats, to learn whether the type kept every copy.
+	listed *bool
 }
 
 // str returns the field as a string: an element's character data (CDATA or
@@ -121,6 +125,9 @@ func (v value) fields(fn func(name string, v value) error) error {
 // items calls fn for every entry of a list: the child elements of an XML
 // element (WeChat wraps each in <item>), or the members of a JSON array.
 func (v value) items(fn func(v value) error) error {
+	if v.listed != nil {
+		*v.listed = true
+	}
 	if v.el != nil {
 		for _, c := range v.el.Child {
 			if el, ok := c.(*etree.Element); ok {

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -229,23 +230,35 @@ func (s *Server) getRejected(c *gin.Context) {
 	}
 }
 
-// getRejectedRaw answers a refused push's stored body as bytes.
+// getRejectedRaw answers a refused push's stored body as bytes, as a
+// download (see rawDownload).
 func (s *Server) getRejectedRaw(c *gin.Context) {
 	if r, ok := s.rejectedByParam(c); ok {
+		rawDownload(c, fmt.Sprintf("rejected-%d.bin", r.ID))
 		c.Data(http.StatusOK, "application/octet-stream", r.Raw)
 	}
 }
 
-// getEventRaw answers an event's body as received.
+// rawDownload makes a raw body a download named file: the sender's bytes,
+// shown in a browser at the inspector's origin (which forwards these
+// routes), could render as HTML or XHTML and run scripts there.
+func rawDownload(c *gin.Context, file string) {
+	c.Header("Content-Disposition", `attachment; filename="`+file+`"`)
+	c.Header("X-Content-Type-Options", "nosniff")
+}
+
+// getEventRaw answers an event's body as received, as a download (see
+// rawDownload).
 func (s *Server) getEventRaw(c *gin.Context) {
 	e, ok := s.eventByParam(c)
 	if !ok {
 		return
 	}
-	ct := "application/xml; charset=utf-8"
+	ct, ext := "application/xml; charset=utf-8", "xml"
 	if e.Format == "json" {
-		ct = "application/json; charset=utf-8"
+		ct, ext = "application/json; charset=utf-8", "json"
 	}
+	rawDownload(c, fmt.Sprintf("event-%d.%s", e.ID, ext))
 	c.Data(http.StatusOK, ct, e.Raw)
 }
 

@@ -250,3 +250,136 @@ func TestRetryAfterUpgradeOfKindsTypedSince(t *testing.T) {
 		})
 	}
 }
+
+// TestDistinctFixturePairsAreTwoEvents posts, over real HTTP, the pairs of
+// fixtures/distinct: pushes without MsgId or RequestID that differ only
+// where the decoded push does not look (the first copy of a repeated
+// element, …). Each of a pair must be stored and dispatched: keyed by the
+// decoded push alone, the second was taken for the first's retry.
+func TestDistinctFixturePairsAreTwoEvents(t *testing.T) {
+	t.Parallel()
+	pairs, err := fixtures.Distinct()
+	if err != nil || len(pairs) == 0 {
+		t.Fatalf("fixtures.Distinct() = %d pairs, %v", len(pairs), err)
+	}
+	for _, drv := range []string{models.DriverSQLite, models.DriverPostgres} {
+		t.Run(drv, func(t *testing.T) {
+			t.Parallel()
+			ts := newReplica(t, drv, recoverDSN(t, drv), nil)
+			ctype := map[string]string{"xml": "text/xml", "json": "application/json"}
+			for i, p := range pairs {
+				for _, body := range [][]byte{p.A, p.B, p.A} { // the second A is a retry
+					if status, answer := ts.push(t, ctype[p.Format], body); status != http.StatusOK || answer != "success" {
+						t.Fatalf("POST %s = %d %q, want 200 success", p.Name, status, answer)
+					}
+				}
+				if got, want := ts.rec.calls.Load(), int64(2*(i+1)); got != want {
+					t.Errorf("after the pair %s (and a retry of its first) the handler ran %d times, want %d", p.Name, got, want)
+				}
+			}
+			rows, _, err := ts.store.ListEvents(context.Background(), models.EventFilter{Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dups := 0
+			for _, r := range rows {
+				dups += r.Duplicates
+			}
+			if got, want := len(rows), 2*len(pairs); got != want || dups != len(pairs) {
+				t.Errorf("stored %d events with %d duplicates, want %d events and %d duplicates", got, dups, want, len(pairs))
+			}
+		})
+	}
+}
+
+// jobFinish is a TEMPLATESENDJOBFINISH whose MsgID is id, created at ct.
+func jobFinish(id, ct, status string) []byte {
+	return []byte(`<xml><ToUserName><![CDATA[gh_7f083739789a]]></ToUserName><FromUserName><![CDATA[oia2TjuEGTNoeX76QEjQNrcURxG8]]></FromUserName>` +
+		`<CreateTime>` + ct + `</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[TEMPLATESENDJOBFINISH]]></Event>` +
+		`<MsgID>` + id + `</MsgID><Status><![CDATA[` + status + `]]></Status></xml>`)
+}
+
+// textMessage is a text message whose MsgId is id, created at ct.
+func textMessage(id, ct string) []byte {
+	return []byte(`<xml><ToUserName><![CDATA[gh_7f083739789a]]></ToUserName><FromUserName><![CDATA[oia2TjuEGTNoeX76QEjQNrcURxG8]]></FromUserName>` +
+		`<CreateTime>` + ct + `</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hi]]></Content><MsgId>` + id + `</MsgId></xml>`)
+}
+
+// TestMsgIDSpacesDistinct: a template send's MsgID and a user message's
+// MsgId come from different counters; a job-finish event and a message of
+// one account that carry the same number are two events, each dispatched.
+func TestMsgIDSpacesDistinct(t *testing.T) {
+	t.Parallel()
+	for _, drv := range []string{models.DriverSQLite, models.DriverPostgres} {
+		t.Run(drv, func(t *testing.T) {
+			t.Parallel()
+			ts := newReplica(t, drv, recoverDSN(t, drv), nil)
+			ct := strconv.FormatInt(time.Now().Unix(), 10)
+			for _, body := range [][]byte{jobFinish("200163836", ct, "success"), textMessage("200163836", ct)} {
+				if status, answer := ts.push(t, "text/xml", body); status != http.StatusOK || answer != "success" {
+					t.Fatalf("POST = %d %q, want 200 success", status, answer)
+				}
+			}
+			if n := ts.rec.calls.Load(); n != 2 {
+				t.Errorf("handler ran %d times for a job-finish event and a message sharing a number, want 2", n)
+			}
+			rows, _, err := ts.store.ListEvents(context.Background(), models.EventFilter{Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) != 2 {
+				t.Errorf("stored %d events, want 2", len(rows))
+			}
+		})
+	}
+}
+
+// TestRetryAfterMsgIDSpaceUpgrade: a job-finish event stored by an earlier
+// version under the shared "m:" key, retried after the upgrade, is its
+// original's duplicate.
+func TestRetryAfterMsgIDSpaceUpgrade(t *testing.T) {
+	t.Parallel()
+	for _, drv := range []string{models.DriverSQLite, models.DriverPostgres} {
+		t.Run(drv, func(t *testing.T) {
+			t.Parallel()
+			dsn := recoverDSN(t, drv)
+			ct := strconv.FormatInt(time.Now().Add(-10*time.Second).Unix(), 10)
+			body := jobFinish("200163837", ct, "success")
+			old, err := models.Open(context.Background(), drv, dsn, models.Options{Logger: quietLogger()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := events.Decode(body, events.XML)
+			if err != nil {
+				t.Fatal(err)
+			}
+			payload, _ := events.Marshal(e)
+			m := events.Describe(e)
+			saved, err := old.SaveEvent(context.Background(), &models.NewEvent{DedupeKey: "m:" + m.MsgID, Kind: m.Kind,
+				MsgType: m.MsgType, Event: m.Event, FromUser: m.FromUser, ToUser: m.ToUser, CreateTime: m.CreateTime,
+				MsgID: m.MsgID, Format: "xml", Payload: payload, Raw: body})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := old.RecordAttempt(context.Background(), models.Attempt{EventID: saved.ID}, true); err != nil {
+				t.Fatal(err)
+			}
+			old.Close()
+
+			ts := newReplica(t, drv, dsn, nil)
+			if status, answer := ts.push(t, "text/xml", body); status != http.StatusOK || answer != "success" {
+				t.Fatalf("retry after the upgrade = %d %q, want 200 success", status, answer)
+			}
+			if n := ts.rec.calls.Load(); n != 0 {
+				t.Errorf("handler ran %d times for a retry of a job-finish stored before the upgrade, want 0", n)
+			}
+			got, err := ts.store.GetEvent(context.Background(), saved.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Duplicates != 1 {
+				t.Errorf("the pre-upgrade row has %d duplicates, want 1", got.Duplicates)
+			}
+		})
+	}
+}

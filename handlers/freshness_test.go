@@ -125,3 +125,48 @@ func TestNonceSingleUse(t *testing.T) {
 		})
 	}
 }
+
+// TestNonceOfRetrySingleUse: a platform retry arrives under a new signed
+// URL; its push is a duplicate, so no new event row holds its nonce. That
+// URL must still carry no other body: a different push replayed under it
+// (plaintext mode: the signature does not cover the body) is 401 "nonce
+// already used" and not stored, also on another replica.
+func TestNonceOfRetrySingleUse(t *testing.T) {
+	t.Parallel()
+	for _, drv := range []string{models.DriverSQLite, models.DriverPostgres} {
+		t.Run(drv, func(t *testing.T) {
+			t.Parallel()
+			dsn := recoverDSN(t, drv)
+			a := newReplica(t, drv, dsn, nil)
+			b := a
+			if drv == models.DriverPostgres {
+				b = newReplica(t, drv, dsn, nil)
+			}
+			stamp := strconv.FormatInt(time.Now().Unix(), 10)
+			steps := []struct {
+				name   string
+				srv    *testServer
+				w      wire
+				status int
+				answer string
+				events int
+			}{
+				{"first push", a, wire{path: "/wechat", token: testToken, body: clickN(1), stamp: stamp, nonce: "first"}, 200, "success", 1},
+				{"its retry, new nonce", a, wire{path: "/wechat", token: testToken, body: clickN(1), stamp: stamp, nonce: "retry"}, 200, "success", 1},
+				{"the retry again (same URL)", b, wire{path: "/wechat", token: testToken, body: clickN(1), stamp: stamp, nonce: "retry"}, 200, "success", 1},
+				{"other body under the retry's URL", a, wire{path: "/wechat", token: testToken, body: clickN(2), stamp: stamp, nonce: "retry"}, 401, "nonce already used", 1},
+				{"other body under the retry's URL, other replica", b, wire{path: "/wechat", token: testToken, body: clickN(3), stamp: stamp, nonce: "retry"}, 401, "nonce already used", 1},
+				{"other body, fresh nonce", b, wire{path: "/wechat", token: testToken, body: clickN(2), stamp: stamp, nonce: "fresh"}, 200, "success", 2},
+			}
+			for _, s := range steps {
+				status, answer := s.srv.post(t, s.w)
+				if status != s.status || !strings.Contains(answer, s.answer) {
+					t.Errorf("%s: POST = %d %q, want %d %q", s.name, status, answer, s.status, s.answer)
+				}
+				if ev, _ := a.stored(t); ev != s.events {
+					t.Errorf("%s: %d events stored, want %d", s.name, ev, s.events)
+				}
+			}
+		})
+	}
+}

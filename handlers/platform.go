@@ -65,6 +65,28 @@ func (s *Server) authorizerOf(c *gin.Context, acct *account) (authorizer string,
 	return authorizer, true
 }
 
+// authorizerMatches checks that a push on an authorizer's route is that
+// authorizer's: the msg_signature covers the body, not the route, so a
+// push sealed for one authorizer could be posted on another's (with no
+// freshness window, nothing else stops the replay). The ToUserName of an
+// authorizer's pushes is its original id; a push whose ToUserName the
+// account stored for another authorizer is refused, 401, and kept as a
+// refused push. ok is false when it answered.
+func (s *Server) authorizerMatches(c *gin.Context, acct *account, authorizer, toUser string, body []byte) (ok bool) {
+	other, err := s.store.OtherAuthorizer(c.Request.Context(), acct.name, toUser, authorizer)
+	if err != nil {
+		s.metrics.pushes.inc("store_error")
+		s.log.ErrorContext(c.Request.Context(), "looking up the authorizer of a push", "account", acct.name, "err", err)
+		plainError(c, http.StatusServiceUnavailable, "storage unavailable, retry later")
+		return false
+	}
+	if other != "" {
+		s.reject(c, http.StatusUnauthorized, fmt.Sprintf("push to %q belongs to authorizer %s, not %s", toUser, other, authorizer), body)
+		return false
+	}
+	return true
+}
+
 // dedupeScope is the scope of a push's dedupe key: the account, and for a
 // push received for an authorizer, the account and the authorizer's app id.
 func dedupeScope(account, authorizer string) string {

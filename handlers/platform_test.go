@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -295,7 +296,11 @@ func TestOpenPlatformAuthorizerMessages(t *testing.T) {
 			ts := serveMux(t, platformConfig(t, drv), mux)
 			text := fixture(t, "text")
 			at := func(app string) sealedWire {
-				return sealedWire{path: "/wechat/platform/" + app, token: platformToken, key: platformKey, id: platformAppID, body: text, withURLSignature: true}
+				body := text
+				if app != "wxauth1" { // another authorized account: its own original id
+					body = bytes.ReplaceAll(text, []byte("gh_e136c6e50636"), []byte("gh_"+app))
+				}
+				return sealedWire{path: "/wechat/platform/" + app, token: platformToken, key: platformKey, id: platformAppID, body: body, withURLSignature: true}
 			}
 			opener, err := handlers.NewCrypter(platformToken, platformKey, platformAppID)
 			if err != nil {
@@ -633,5 +638,59 @@ func TestAuthorizerInWebhook(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no webhook within 10s")
+	}
+}
+
+// TestAuthorizerPathMatchesPush: the msg_signature of an authorizer's push
+// does not cover the route's {authorizer_appid}, so with the freshness
+// window off (max_skew 0: no nonce is single-use) a push captured on one
+// authorizer's route could be posted again on another's and be stored and
+// dispatched as that authorizer's. The push's ToUserName (the authorized
+// account's original id) is the authorizer's: once stored for one
+// authorizer, it is refused (401, kept as a refused push) on another's
+// route, while that route takes its own account's pushes and the first
+// route its retries.
+func TestAuthorizerPathMatchesPush(t *testing.T) {
+	t.Parallel()
+	for _, drv := range []string{models.DriverSQLite, models.DriverPostgres} {
+		t.Run(drv, func(t *testing.T) {
+			t.Parallel()
+			cfg := platformConfig(t, drv)
+			zero := time.Duration(0)
+			cfg.WeChat.MaxSkew = &zero
+			ts := serveConfig(t, cfg, nil)
+			textTo := func(to string) []byte {
+				// to is gh_ and a digit: the MsgIds differ too.
+				return []byte(`<xml><ToUserName><![CDATA[` + to + `]]></ToUserName><FromUserName><![CDATA[o_user]]></FromUserName>` +
+					`<CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[pay 100]]></Content><MsgId>` + to[3:] + `77</MsgId></xml>`)
+			}
+			stamp := strconv.FormatInt(time.Now().Unix(), 10)
+			at := func(app string, body []byte) sealedWire {
+				return sealedWire{path: "/wechat/platform/" + app, token: platformToken, key: platformKey, id: platformAppID,
+					body: body, stamp: stamp, nonce: "captured", withURLSignature: true}
+			}
+			steps := []struct {
+				name     string
+				w        sealedWire
+				status   int
+				events   int
+				rejected int
+			}{
+				{"gh_1 on its authorizer's route", at("wxauth_a", textTo("gh_1")), 200, 1, 0},
+				{"its retry", at("wxauth_a", textTo("gh_1")), 200, 1, 0},
+				{"gh_1 replayed on another authorizer's route", at("wxauth_b", textTo("gh_1")), 401, 1, 1},
+				{"gh_2 on that route", at("wxauth_b", textTo("gh_2")), 200, 2, 1},
+				{"gh_2 replayed on the first route", at("wxauth_a", textTo("gh_2")), 401, 2, 2},
+			}
+			for _, s := range steps {
+				status, answer := ts.postSealed(t, s.w)
+				if status != s.status {
+					t.Errorf("%s: POST %s = %d %q, want %d", s.name, s.w.path, status, answer, s.status)
+				}
+				if ev, rej := ts.stored(t); ev != s.events || rej != s.rejected {
+					t.Errorf("%s: stored %d events and %d refused pushes, want %d and %d", s.name, ev, rej, s.events, s.rejected)
+				}
+			}
+		})
 	}
 }

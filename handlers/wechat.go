@@ -121,7 +121,12 @@ func (s *Server) receive(c *gin.Context) {
 	}
 	span.End()
 	meta := events.Describe(e)
-	key := meta.DedupeKey(dedupeScope(acct.name, authorizer), payload)
+	if authorizer != "" && !s.authorizerMatches(c, acct, authorizer, meta.ToUser, body) {
+		withdraw()
+		return
+	}
+	scope := dedupeScope(acct.name, authorizer)
+	key := meta.DedupeKey(scope, payload)
 	legacy := ""
 	if acct.name == configs.DefaultAccount {
 		legacy = meta.LegacyKey()
@@ -139,6 +144,7 @@ func (s *Server) receive(c *gin.Context) {
 	saved, err := s.store.SaveEvent(ctx, &models.NewEvent{
 		DedupeKey:     key,
 		LegacyKey:     legacy,
+		LegacyIDKey:   meta.LegacyIDKey(scope),
 		Account:       acct.name,
 		NonceKey:      s.nonceKey(acct, q),
 		Kind:          meta.Kind,

@@ -73,6 +73,10 @@ func (s *Store) bulkSaves(b *batchTx, saves []*writeOp) error {
 		ats                                    []time.Time
 		payloads, raws                         [][]byte
 	)
+	used, err := s.usedNonces(b, saves)
+	if err != nil {
+		return err
+	}
 	for _, op := range saves {
 		e := &op.ev
 		found, err := s.bumpLegacy(b, op)
@@ -81,6 +85,14 @@ func (s *Store) bulkSaves(b *batchTx, saves []*writeOp) error {
 		}
 		if found {
 			op.bulked = true
+			if err := s.settleBulkErr(s.recordNonce(b, op), op); err != nil {
+				return err
+			}
+			continue
+		}
+		if key, ok := used[e.NonceKey]; ok && key != e.DedupeKey {
+			op.bulked = true
+			op.err = errSoft{fmt.Errorf("nonce key %q carried the push %q: %w", e.NonceKey, key, ErrNonceUsed)}
 			continue
 		}
 		if _, ok := first[e.DedupeKey]; ok {
@@ -142,12 +154,47 @@ func (s *Store) bulkSaves(b *batchTx, saves []*writeOp) error {
 // is that op's outcome; a taken id fails the array statements, and the
 // batch is run again row by row, where the id is renewed.
 func (s *Store) settleBulk(b *batchTx, op *writeOp) error {
-	err := s.settleConflict(b, op)
+	return s.settleBulkErr(s.settleConflict(b, op), op)
+}
+
+// settleBulkErr makes a soft error op's outcome.
+func (s *Store) settleBulkErr(err error, op *writeOp) error {
 	if isSoft(err) {
 		op.err = err
 		return nil
 	}
 	return err
+}
+
+// usedNonces returns the dedupe keys kept in used_nonces (see UsedNonce)
+// under the nonce keys of saves, by nonce key.
+func (s *Store) usedNonces(b *batchTx, saves []*writeOp) (map[string]string, error) {
+	var keys []string
+	for _, op := range saves {
+		if op.ev.NonceKey != "" {
+			keys = append(keys, op.ev.NonceKey)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	rows, err := b.tx.Query(`SELECT nonce_key, dedupe_key FROM used_nonces WHERE nonce_key = ANY($1::text[])`, keys)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var used map[string]string
+	for rows.Next() {
+		var nonce, key string
+		if err := rows.Scan(&nonce, &key); err != nil {
+			return nil, err
+		}
+		if used == nil {
+			used = make(map[string]string, 1)
+		}
+		used[nonce] = key
+	}
+	return used, rows.Err()
 }
 
 func (s *Store) bulkAttempts(b *batchTx, atts []*writeOp) error {

@@ -19,6 +19,10 @@ type NewEvent struct {
 	// original: see
 	// Store.LegacyUntil.
 	LegacyKey string
+	// LegacyIDKey is the key versions before events' ids had key spaces of
+	// their own stored an event with a MsgID under
+	// (events.Meta.LegacyIDKey), "" if none; looked up like LegacyKey.
+	LegacyIDKey string
 
 	// Account is the name of the account the push arrived for; "" means
 	// "default".
@@ -180,7 +184,12 @@ func (s *Store) SaveEvent(ctx context.Context, e *NewEvent) (Saved, error) {
 // holds its key (committed, or inserted earlier in the same batch).
 func (s *Store) applySave(b *batchTx, op *writeOp) error {
 	e := &op.ev
-	if found, err := s.bumpLegacy(b, op); found || err != nil {
+	if found, err := s.bumpLegacy(b, op); err != nil {
+		return err
+	} else if found {
+		return s.recordNonce(b, op)
+	}
+	if err := s.nonceFree(b, op); err != nil {
 		return err
 	}
 	for {
@@ -223,6 +232,9 @@ func (s *Store) settleConflict(b *batchTx, op *writeOp) error {
 	if err == nil {
 		// id == op.id only if a retried batch had in fact committed this very row.
 		op.saved = Saved{ID: id, Duplicate: id != op.id, Status: status, Reply: reply}
+		if op.saved.Duplicate {
+			return s.recordNonce(b, op)
+		}
 		return nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
@@ -325,30 +337,36 @@ func (s *Store) applyAttempt(b *batchTx, op *writeOp) error {
 	return err
 }
 
-// bumpLegacy counts op as a duplicate of a row stored under its legacy key
-// with the same payload or the same raw body (a kind typed since that row
+// bumpLegacy counts op as a duplicate of a row stored under one of its
+// legacy keys (LegacyKey, LegacyIDKey) with the same payload or the same raw body (a kind typed since that row
 // was stored has another payload: its fields typed and in another order;
 // a retry re-sends the same body), when rows under legacy keys may hold its original
 // (see LegacyUntil). found reports whether there was one.
 func (s *Store) bumpLegacy(b *batchTx, op *writeOp) (found bool, err error) {
 	e := &op.ev
-	if e.LegacyKey == "" || e.CreateTime > s.legacyUntil {
+	if e.CreateTime > s.legacyUntil {
 		return false, nil
 	}
-	var (
-		id     int64
-		status string
-		reply  []byte
-	)
-	err = b.stmt(stmtBumpLegacy).QueryRow(e.ReceivedAt, e.LegacyKey, nullBytes(e.Payload), nullBytes(e.Raw)).Scan(&id, &status, &reply)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
+	for _, key := range [...]string{e.LegacyKey, e.LegacyIDKey} {
+		if key == "" {
+			continue
+		}
+		var (
+			id     int64
+			status string
+			reply  []byte
+		)
+		err = b.stmt(stmtBumpLegacy).QueryRow(e.ReceivedAt, key, nullBytes(e.Payload), nullBytes(e.Raw)).Scan(&id, &status, &reply)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		op.saved = Saved{ID: id, Duplicate: true, Status: status, Reply: reply}
+		return true, nil
 	}
-	if err != nil {
-		return false, err
-	}
-	op.saved = Saved{ID: id, Duplicate: true, Status: status, Reply: reply}
-	return true, nil
+	return false, nil
 }
 
 // AttemptPending reports whether an attempt on event id was recorded in this

@@ -16,6 +16,12 @@ import (
 // and takes a row found there, with the same payload or the same raw body
 // (the payload of a kind typed since differs), as its original.
 //
+// Keys changed again when events' ids got key spaces of their own: an
+// event with a MsgID (TEMPLATESENDJOBFINISH, …) was keyed "m:" and its id,
+// like a user's message, and a message that shared the number was taken
+// for its duplicate. Such rows keep their key, and a retry of one is looked
+// up under it (NewEvent.LegacyIDKey) in the same way.
+//
 // The look-up is only made for pushes that may have such an original: a
 // CreateTime at most the newest CreateTime under a legacy key among the
 // rows stored in the hour before the Store opened (the platform retries a
@@ -29,14 +35,16 @@ import (
 // legacy key when there are some.
 const legacyWindow = time.Hour
 
-// loadLegacyUntil finds the newest CreateTime under a legacy key among the
+// loadLegacyUntil finds the newest CreateTime under a legacy key ("t:", or
+// "m:" on an event) among the
 // rows of the last legacyWindow: a range of the primary key (ids are
 // time-ordered), whatever the database's collation.
 func (s *Store) loadLegacyUntil(ctx context.Context) error {
 	now := s.now()
 	var until sql.NullInt64
 	err := s.sqlDB.QueryRowContext(ctx, rebind(s.driver,
-		`SELECT max(create_time) FROM events WHERE id >= ? AND substr(dedupe_key, 1, 2) = 't:'`),
+		`SELECT max(create_time) FROM events WHERE id >= ? AND (substr(dedupe_key, 1, 2) = 't:'
+ OR (msg_id <> '' AND msg_type IN ('event', '') AND substr(dedupe_key, length(dedupe_key) - length(msg_id) - 1) = 'm:' || msg_id))`),
 		FirstIDAt(now.Add(-legacyWindow))).Scan(&until)
 	if err != nil {
 		return err

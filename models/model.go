@@ -24,11 +24,11 @@ type Event struct {
 	ID        int64  `gorm:"primaryKey;autoIncrement:false;index:idx_events_unhandled,priority:2,where:status <> 'handled';index:idx_events_unnotified,priority:2,where:notified = false;index:idx_events_account_event_id,priority:3" json:"id"`
 	DedupeKey string `gorm:"not null;uniqueIndex:idx_events_dedupe_key" json:"dedupe_key"`
 	// Account is the name of the account the push arrived for.
-	Account string `gorm:"not null;default:'default';index:idx_events_component_ticket,priority:1,where:kind = 'component.component_verify_ticket';index:idx_events_account_event_id,priority:1" json:"account"`
+	Account string `gorm:"not null;default:'default';index:idx_events_component_ticket,priority:1,where:kind = 'component.component_verify_ticket';index:idx_events_account_event_id,priority:1;index:idx_events_authorizer_to_user,priority:1,where:authorizer_appid <> ''" json:"account"`
 	// AuthorizerAppID is, for a push that an Open Platform account received
 	// on behalf of an authorized official account or mini program, that
 	// account's app id; "" otherwise.
-	AuthorizerAppID string `gorm:"column:authorizer_appid;not null;default:''" json:"authorizer_appid,omitempty"`
+	AuthorizerAppID string `gorm:"column:authorizer_appid;not null;default:'';index:idx_events_authorizer_to_user,priority:3" json:"authorizer_appid,omitempty"`
 	// NonceKey is the push's "timestamp:account:nonce" when the freshness
 	// window is on, else "": unique, so that one signed URL cannot carry two
 	// different pushes (see NewEvent.NonceKey).
@@ -38,7 +38,7 @@ type Event struct {
 	Event      string     `gorm:"not null;index:idx_events_account_event_id,priority:2" json:"event"`
 	EventKey   string     `gorm:"not null" json:"event_key"`
 	FromUser   string     `gorm:"not null" json:"from_user"`
-	ToUser     string     `gorm:"not null" json:"to_user"`
+	ToUser     string     `gorm:"not null;index:idx_events_authorizer_to_user,priority:2" json:"to_user"`
 	CreateTime int64      `gorm:"not null;index:idx_events_component_ticket,priority:2" json:"create_time"`
 	MsgID      string     `gorm:"not null" json:"msg_id"`
 	RequestID  string     `gorm:"not null;index:idx_events_request_id_set,where:request_id <> ''" json:"request_id"`

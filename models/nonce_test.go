@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestNonceKey: a push under a nonce key another push holds is refused with
@@ -108,6 +109,59 @@ func TestAccountFilter(t *testing.T) {
 			if len(rej) != wantRej {
 				t.Errorf("ListRejectedBy(account %q) = %d, want %d", acct, len(rej), wantRej)
 			}
+		}
+	})
+}
+
+// TestNonceOfDuplicate: a duplicate arrives under a nonce key of its own,
+// which no event row holds; it is kept all the same, so another push under
+// it is refused with ErrNonceUsed (one at a time, and among concurrent
+// saves, which share batches: array statements on PostgreSQL), the same
+// push again is a duplicate, and PruneHandled forgets it.
+func TestNonceOfDuplicate(t *testing.T) {
+	eachDriver(t, func(t *testing.T, drv string) {
+		s, _ := newTestStore(t, drv)
+		ctx := context.Background()
+		a := sampleEvent(1)
+		a.NonceKey = "1700000000:default:first"
+		first := mustSave(t, s, a)
+		retry := *a
+		retry.NonceKey = "1700000000:default:retry"
+		for range 2 {
+			if got := mustSave(t, s, &retry); !got.Duplicate || got.ID != first.ID {
+				t.Errorf("SaveEvent(retry under its own nonce) = %+v, want a duplicate of %d", got, first.ID)
+			}
+		}
+		b := sampleEvent(2)
+		b.NonceKey = retry.NonceKey
+		if _, err := s.SaveEvent(ctx, b); !errors.Is(err, ErrNonceUsed) {
+			t.Errorf("SaveEvent(another push under the retry's nonce) = %v, want ErrNonceUsed", err)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 8)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				e := sampleEvent(100 + i)
+				if i%2 == 0 {
+					e.NonceKey = retry.NonceKey
+				}
+				_, errs[i] = s.SaveEvent(ctx, e)
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if want := i%2 == 0; errors.Is(err, ErrNonceUsed) != want || (!want && err != nil) {
+				t.Errorf("concurrent SaveEvent %d (under the retry's nonce: %v) = %v", i, want, err)
+			}
+		}
+		if _, err := s.PruneHandled(ctx, s.now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		if err := s.sqlDB.QueryRowContext(ctx, `SELECT count(*) FROM used_nonces`).Scan(&n); err != nil || n != 0 {
+			t.Errorf("used_nonces after PruneHandled: %d rows (%v), want 0", n, err)
 		}
 	})
 }

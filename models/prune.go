@@ -16,7 +16,8 @@ import (
 const pruneChunk = 500
 
 // PruneHandled deletes handled events (and their attempts) received before
-// olderThan, and returns how many events it deleted. Events still received or
+// olderThan, and returns how many events it deleted; and the nonce keys of
+// duplicates seen before olderThan (see UsedNonce). Events still received or
 // failed are never deleted. It works in chunks, each group-committed by the
 // writer and followed by a pause as long as the chunk took, so that pushes
 // keep about half of the writer's time; on PostgreSQL rows locked by another
@@ -24,6 +25,11 @@ const pruneChunk = 500
 func (s *Store) PruneHandled(ctx context.Context, olderThan time.Time) (int64, error) {
 	n, err := s.pruneInChunks(ctx, &Event{}, "status = ? AND received_at < ?",
 		[]any{StatusHandled, dbTime(olderThan)}, &EventAttempt{}, "event_id")
+	if err == nil { // and the nonce keys of duplicates seen as long ago
+		err = s.groupExec(ctx, true, func(ctx context.Context, tx *sql.Tx) error {
+			return s.gormTx(ctx, tx).Where("seen_at < ?", dbTime(olderThan)).Delete(&UsedNonce{}).Error
+		})
+	}
 	if err != nil {
 		return n, fmt.Errorf("models: prune handled events: %w", err)
 	}

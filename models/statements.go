@@ -18,6 +18,8 @@ const (
 	stmtBumpDuplicate
 	stmtBumpLegacy
 	stmtNonceTaken
+	stmtNonceRecord
+	stmtNonceUsedBy
 	stmtAttemptHandled
 	stmtAttemptFailed
 	stmtAttemptRetry
@@ -37,7 +39,9 @@ var hotSQL = [numStmts]string{
  WHERE dedupe_key = ? RETURNING id, status, reply`,
 	stmtBumpLegacy: `UPDATE events SET duplicates = duplicates + 1, last_seen = ?
  WHERE dedupe_key = ? AND (payload = ? OR raw = ?) RETURNING id, status, reply`,
-	stmtNonceTaken: `SELECT id FROM events WHERE nonce_key = ? AND nonce_key <> ''`,
+	stmtNonceTaken:  `SELECT id FROM events WHERE nonce_key = ? AND nonce_key <> ''`,
+	stmtNonceRecord: `INSERT INTO used_nonces (nonce_key, dedupe_key, seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+	stmtNonceUsedBy: `SELECT dedupe_key FROM used_nonces WHERE nonce_key = ?`,
 	stmtAttemptHandled: `UPDATE events SET attempts = attempts + 1, status = 'handled', last_error = '',
  handled_at = ?, reply = ? WHERE id = ?`,
 	stmtAttemptFailed: `UPDATE events SET attempts = attempts + 1, status = 'failed', last_error = ?

@@ -41,7 +41,7 @@ type env struct {
 	dispatched atomic.Int64
 }
 
-func newEnv(t testing.TB, dev bool) *env {
+func newEnv(t testing.TB, dev bool, tune ...func(*ui.Options)) *env {
 	t.Helper()
 	e := &env{}
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -84,13 +84,17 @@ func newEnv(t testing.TB, dev bool) *env {
 		}
 		return nil, nil
 	}))
+	uiOpts := ui.Options{AdminToken: adminToken, APIToken: apiToken, Dev: dev, WeChatToken: wechatToken, Logger: log}
+	for _, f := range tune {
+		f(&uiOpts)
+	}
 	srv, err := handlers.New(handlers.Deps{
 		Config: cfg, Store: store, Mux: mux, Logger: log,
 		Observers: []handlers.Observer{n, hub},
 		Features: []handlers.Feature{
 			handlers.Deliveries{Store: store, Notifier: n, Logger: log},
 			handlers.Feed{Hub: hub, Token: cfg.APIToken, Heartbeat: time.Second, Logger: log},
-			ui.New(ui.Options{AdminToken: adminToken, APIToken: apiToken, Dev: dev, WeChatToken: wechatToken, Logger: log}),
+			ui.New(uiOpts),
 		},
 	})
 	if err != nil {

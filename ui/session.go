@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -170,7 +171,9 @@ func (in *Inspector) loginForm(c *gin.Context) {
 	in.render(c, http.StatusOK, "login", pageData{Page: "login", Title: "Log in"})
 }
 
-// login checks the admin token of the form and starts a session.
+// login checks the admin token of the form and starts a session. Failures
+// are limited per remote address (see loginLimiter): past the limit it
+// answers 429 with Retry-After without looking at the token.
 func (in *Inspector) login(c *gin.Context) {
 	fail := func(status int, msg string) {
 		in.render(c, status, "login", pageData{Page: "login", Title: "Log in", Error: msg})
@@ -183,8 +186,16 @@ func (in *Inspector) login(c *gin.Context) {
 		fail(http.StatusServiceUnavailable, "No admin token is configured: set PUSHGATE_ADMIN_TOKEN (or run serve --dev).")
 		return
 	}
+	addr := remoteHost(c.Request.RemoteAddr)
+	if wait := in.logins.wait(addr, in.opts.Now()); wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		c.Header("Retry-After", strconv.Itoa(secs))
+		fail(http.StatusTooManyRequests, "Too many failed logins from your address: try again in "+strconv.Itoa(secs)+" s.")
+		return
+	}
 	token := c.PostForm("token")
 	if subtle.ConstantTimeCompare([]byte(token), []byte(in.opts.AdminToken)) != 1 {
+		in.logins.failed(addr, in.opts.Now())
 		fail(http.StatusUnauthorized, "Wrong admin token.")
 		return
 	}

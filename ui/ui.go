@@ -68,6 +68,7 @@ type Options struct {
 type Inspector struct {
 	opts     Options
 	sessions *sessions
+	logins   *loginLimiter
 	pages    map[string]*template.Template
 	handler  http.Handler
 	samples  []samplePush // the dev panel's fixtures
@@ -84,7 +85,7 @@ func New(o Options) *Inspector {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	in := &Inspector{opts: o, sessions: newSessions(o.SessionTTL, o.Now), pages: map[string]*template.Template{}}
+	in := &Inspector{opts: o, sessions: newSessions(o.SessionTTL, o.Now), logins: newLoginLimiter(), pages: map[string]*template.Template{}}
 	for _, name := range []string{"login", "events", "event", "rejected", "deliveries", "health", "send"} {
 		in.pages[name] = template.Must(template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}

@@ -2,15 +2,20 @@ package ui_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/pushgate/pushgate/fixtures"
+	"github.com/pushgate/pushgate/ui"
 )
 
 func TestLogin(t *testing.T) {
@@ -267,6 +272,110 @@ func TestDevSend(t *testing.T) {
 		rows, _, err := e.store.ListEvents(t.Context(), modelsFilter())
 		if err != nil || len(rows) != 1 || rows[0].Kind != pushes[0].Kind {
 			t.Errorf("stored after send = %v (err %v), want one %s", len(rows), err, pushes[0].Kind)
+		}
+	}
+}
+
+// TestLoginRateLimit: failed logins are limited per remote address: 5,
+// then 429 with Retry-After (also for the right token, which is not looked
+// at) until a failure's worth of time (12 s) has passed; another address
+// is not held up. The clock is the inspector's, moved by the test.
+func TestLoginRateLimit(t *testing.T) {
+	t.Parallel()
+	var (
+		mu  sync.Mutex
+		now = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	e := newEnv(t, false, func(o *ui.Options) { o.Now = clock })
+	// from posts the login form from a loopback source address.
+	from := func(ip, token string) (int, string) {
+		t.Helper()
+		c := client(t)
+		c.Transport = &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext}
+		resp, err := c.PostForm(e.URL+"/ui/login", url.Values{"token": {token}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, resp.Header.Get("Retry-After")
+	}
+	for i := range 5 {
+		if status, _ := from("127.0.0.1", "guess"); status != http.StatusUnauthorized {
+			t.Fatalf("failed login %d = %d, want 401", i+1, status)
+		}
+	}
+	for _, token := range []string{"guess", adminToken} {
+		if status, retry := from("127.0.0.1", token); status != http.StatusTooManyRequests || retry != "12" {
+			t.Errorf("login (%q) after 5 failures = %d, Retry-After %q; want 429, 12", token, status, retry)
+		}
+	}
+	if status, _ := from("127.0.0.2", adminToken); status != http.StatusSeeOther {
+		t.Errorf("login from another address = %d, want 303", status)
+	}
+	mu.Lock()
+	now = now.Add(12 * time.Second)
+	mu.Unlock()
+	if status, _ := from("127.0.0.1", "guess"); status != http.StatusUnauthorized {
+		t.Errorf("failed login 12 s later = %d, want 401 (one more try)", status)
+	}
+	if status, retry := from("127.0.0.1", adminToken); status != http.StatusTooManyRequests || retry != "12" {
+		t.Errorf("login right after = %d, Retry-After %q; want 429, 12", status, retry)
+	}
+	mu.Lock()
+	now = now.Add(12 * time.Second)
+	mu.Unlock()
+	if status, _ := from("127.0.0.1", adminToken); status != http.StatusSeeOther {
+		t.Errorf("login with the right token 12 s later = %d, want 303", status)
+	}
+}
+
+// TestRawBodiesDownload: a push's raw body is the sender's bytes; served
+// from the inspector's origin as XML it could render as XHTML (and run its
+// scripts there). The raw routes, as the inspector forwards them, answer
+// as a download (Content-Disposition: attachment) that the browser may not
+// sniff into another type.
+func TestRawBodiesDownload(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	evil := `<xml xmlns="http://www.w3.org/1999/xhtml"><ToUserName>gh_a</ToUserName><FromUserName>o_b</FromUserName>` +
+		`<CreateTime>1700000000</CreateTime><MsgType>event</MsgType><Event>CLICK</Event><EventKey>K</EventKey>` +
+		`<script>alert(document.cookie)</script></xml>`
+	if status := e.push(t, "text/xml", evil); status != http.StatusOK {
+		t.Fatalf("push = %d, want 200", status)
+	}
+	if status := e.push(t, "text/xml", `<xml><script>alert(1)</script>`); status != http.StatusBadRequest {
+		t.Fatalf("undecodable push = %d, want 400", status)
+	}
+	rows, _, err := e.store.ListEvents(context.Background(), modelsFilter())
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("ListEvents = %d rows, %v; want 1", len(rows), err)
+	}
+	rej, _, err := e.store.ListRejected(context.Background(), 10, "")
+	if err != nil || len(rej) != 1 {
+		t.Fatalf("ListRejected = %d rows, %v; want 1", len(rej), err)
+	}
+	c := client(t)
+	e.login(t, c)
+	for _, tc := range []struct{ path, file string }{
+		{fmt.Sprintf("/ui/api/v1/events/%d/raw", rows[0].ID), fmt.Sprintf("event-%d.xml", rows[0].ID)},
+		{fmt.Sprintf("/ui/api/v1/rejected/%d/raw", rej[0].ID), fmt.Sprintf("rejected-%d.bin", rej[0].ID)},
+	} {
+		resp, err := c.Get(e.URL + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s = %d, want 200", tc.path, resp.StatusCode)
+		}
+		if got, want := resp.Header.Get("Content-Disposition"), `attachment; filename="`+tc.file+`"`; got != want {
+			t.Errorf("GET %s: Content-Disposition = %q, want %q", tc.path, got, want)
+		}
+		if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("GET %s: X-Content-Type-Options = %q, want nosniff", tc.path, got)
 		}
 	}
 }
