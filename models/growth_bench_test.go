@@ -162,23 +162,32 @@ func growthStore(b testing.TB, drv string, n int) *Store {
 }
 
 // BenchmarkGrowthIngest saves pushes from 50 goroutines (each waiting for
-// its commit) into an empty store, into one holding PUSHGATE_BENCH_ROWS
-// events, and into an empty one again, in the same run; it reports pushes/s.
+// its commit) into an empty store and into one holding PUSHGATE_BENCH_ROWS
+// events, alternately, 3 rounds each (a fresh empty store each round, the
+// same built one), in the same run; it reports pushes/s of each round and
+// the ratio of the built store's mean to the empty ones'.
 func BenchmarkGrowthIngest(b *testing.B) {
 	n := benchRows(b)
+	tag := strconv.FormatInt(time.Now().UnixNano(), 36) // unique keys: a cached store keeps earlier runs' pushes
 	for _, drv := range drivers {
-		for _, size := range []int{0, n, 0} { // empty, built, empty again: the machine drifts
-			b.Run(fmt.Sprintf("%s/rows=%d", drv, size), func(b *testing.B) {
-				s := growthStore(b, drv, size)
+		b.Run(drv, func(b *testing.B) {
+			built := growthStore(b, drv, n)
+			var empty, full []float64
+			for round := range 6 {
+				s, size := built, n
+				if round%2 == 0 {
+					s, _ = newTestStore(b, drv)
+					size = 0
+				}
 				const pushes, workers = 20_000, 50
 				var wg sync.WaitGroup
-				b.ResetTimer()
 				start := time.Now()
 				for w := range workers {
 					wg.Go(func() {
 						for i := w; i < pushes; i += workers {
 							e := sampleEvent(i)
 							e.Account = growthAccounts[i%10]
+							e.DedupeKey = fmt.Sprintf("%s/%d/%s", tag, round, e.DedupeKey)
 							if _, err := s.SaveEvent(context.Background(), e); err != nil {
 								b.Error(err)
 								return
@@ -187,9 +196,25 @@ func BenchmarkGrowthIngest(b *testing.B) {
 					})
 				}
 				wg.Wait()
-				b.ReportMetric(float64(pushes)/time.Since(start).Seconds(), "pushes/s")
-			})
-		}
+				rate := float64(pushes) / time.Since(start).Seconds()
+				b.Logf("%s round %d, %d stored: %.0f pushes/s (load average %s)", drv, round, size, rate, loadAvg())
+				if size == 0 {
+					empty = append(empty, rate)
+				} else {
+					full = append(full, rate)
+				}
+			}
+			mean := func(v []float64) float64 {
+				var t float64
+				for _, x := range v {
+					t += x
+				}
+				return t / float64(len(v))
+			}
+			b.ReportMetric(mean(empty), "empty-pushes/s")
+			b.ReportMetric(mean(full), "built-pushes/s")
+			b.ReportMetric(mean(full)/mean(empty), "ratio")
+		})
 	}
 }
 
@@ -263,13 +288,20 @@ func TestListEventsFilterPlanUsesAccountEventIndex(t *testing.T) {
 	})
 }
 
-// BenchmarkGrowthPruneDuringIngest builds PUSHGATE_BENCH_ROWS handled
+// BenchmarkGrowthPruneDuringIngest builds PUSHGATE_BENCH_PRUNE_ROWS
+// (default 5,000,000; never cached: the prune deletes them) handled
 // events, all older than the retention, then ingests from 50 goroutines
 // (each waiting for its commit): first alone (20,000 pushes), then while
 // PruneHandled deletes every built event, until the prune returns. It
 // reports both ingest rates, their ratio and the prune's rows/s.
 func BenchmarkGrowthPruneDuringIngest(b *testing.B) {
-	n := benchRows(b)
+	n := 5_000_000
+	if v := os.Getenv("PUSHGATE_BENCH_PRUNE_ROWS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			b.Fatalf("PUSHGATE_BENCH_PRUNE_ROWS=%q: %v", v, err)
+		}
+	}
 	for _, drv := range drivers {
 		b.Run(drv, func(b *testing.B) {
 			s, _ := newTestStore(b, drv)
@@ -321,6 +353,66 @@ func BenchmarkGrowthPruneDuringIngest(b *testing.B) {
 			b.ReportMetric(rate1, "pruning-pushes/s")
 			b.ReportMetric(rate1/rate0, "ratio")
 			b.ReportMetric(float64(deleted)/pruneTook.Seconds(), "pruned/s")
+			b.Logf("%s: ingest alone %.0f pushes/s, during the prune %.0f (%.2f); pruned %d in %v (load average %s)",
+				drv, rate0, rate1, rate1/rate0, deleted, pruneTook.Round(time.Second), loadAvg())
 		})
 	}
+}
+
+// BenchmarkGrowthReplicas (PostgreSQL): combined ingest of one replica
+// against two on one database, alternately, 3 rounds each, in the same
+// run. Each replica is a Store of its own (its own pool and writer) on the
+// same schema; 50 goroutines save 20,000 pushes, each waiting for its
+// commit, all through one Store or split 25 and 25 across the two. It
+// reports pushes/s of each and the ratio two/one.
+func BenchmarkGrowthReplicas(b *testing.B) {
+	dsn := testPostgresDSN(b)
+	one := openTest(b, DriverPostgres, dsn, Options{})
+	two := []*Store{one, openTest(b, DriverPostgres, dsn, Options{})}
+	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
+	var rates [2][]float64
+	for round := range 6 {
+		stores := []*Store{one}
+		if round%2 == 1 {
+			stores = two
+		}
+		const pushes, workers = 20_000, 50
+		var wg sync.WaitGroup
+		start := time.Now()
+		for w := range workers {
+			s := stores[w%len(stores)]
+			wg.Go(func() {
+				for i := w; i < pushes; i += workers {
+					e := sampleEvent(i)
+					e.Account = growthAccounts[i%10]
+					e.DedupeKey = fmt.Sprintf("%s/%d/%s", tag, round, e.DedupeKey)
+					if _, err := s.SaveEvent(context.Background(), e); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		rate := float64(pushes) / time.Since(start).Seconds()
+		b.Logf("round %d, %d replica(s): %.0f pushes/s (load average %s)", round, len(stores), rate, loadAvg())
+		rates[len(stores)-1] = append(rates[len(stores)-1], rate)
+	}
+	var stored int64
+	if err := one.db.Model(&Event{}).Count(&stored).Error; err != nil {
+		b.Fatal(err)
+	}
+	if stored != 6*20_000 {
+		b.Errorf("%d events stored, want %d", stored, 6*20_000)
+	}
+	mean := func(v []float64) float64 {
+		var t float64
+		for _, x := range v {
+			t += x
+		}
+		return t / float64(len(v))
+	}
+	b.ReportMetric(mean(rates[0]), "one-pushes/s")
+	b.ReportMetric(mean(rates[1]), "two-pushes/s")
+	b.ReportMetric(mean(rates[1])/mean(rates[0]), "ratio")
 }
