@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -87,11 +88,13 @@ func BenchmarkReplayBulk(b *testing.B) {
 			args := []string{"replay", "--server", srv.URL, "--token", cfg.AdminToken,
 				"--since", from.Add(-time.Second).Format(time.RFC3339Nano), "--until", to.Format(time.RFC3339Nano)}
 			b.ResetTimer()
+			cpu0 := processCPU()
 			start := time.Now()
 			if err := pushgate.Run(ctx, events.NewMux(), args, &stdout, &stderr); err != nil {
 				b.Fatalf("pushgate %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 			}
 			took := time.Since(start)
+			cpu := processCPU() - cpu0
 			b.StopTimer()
 			if want := fmt.Sprintf("matched %d, handled %d, failed 0, busy 0", n, n); !strings.Contains(stdout.String(), want) {
 				b.Errorf("pushgate replay printed %q, want %q", stdout.String(), want)
@@ -113,8 +116,10 @@ func BenchmarkReplayBulk(b *testing.B) {
 				b.Errorf("%d replay attempts stored, want %d", replayed, n)
 			}
 			b.ReportMetric(float64(n)/took.Seconds(), "events/s")
+			b.ReportMetric(float64(cpu.Microseconds())/float64(n), "cpu-µs/event")
 			b.ReportMetric(0, "ns/op")
-			b.Logf("%s: replayed %d events in %v (load average %s)", drv, n, took.Round(time.Millisecond), loadAvg())
+			b.Logf("%s: replayed %d events in %v, %v of this process's CPU (server and command line; PostgreSQL's own not counted) (load average %s)",
+				drv, n, took.Round(time.Millisecond), cpu.Round(time.Millisecond), loadAvg())
 		})
 	}
 }
@@ -128,6 +133,15 @@ func benchConfig(b *testing.B, drv, dsn string) *configs.Config {
 	cfg.DB.Driver, cfg.DB.DSN = drv, dsn
 	cfg.Addr = "127.0.0.1:0"
 	return cfg
+}
+
+// processCPU returns the user and system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func tail(s string, n int) string {
