@@ -45,10 +45,7 @@ func (s *Server) Redispatch(ctx context.Context, row *models.Event, replay bool)
 		return out, fmt.Errorf("decoding stored event %d: %w", row.ID, err)
 	}
 	start := time.Now()
-	reply := s.dispatch(ctx, e, events.Info{
-		ID: row.ID, Account: row.Account, AuthorizerAppID: row.AuthorizerAppID, Attempt: row.Attempts + 1, Replay: replay, ReceivedAt: row.ReceivedAt,
-		HTTPRequestID: row.HTTPRequestID,
-	}, true)
+	reply := s.dispatch(ctx, e, infoOf(row, replay), true)
 	out.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 	out.Reply = string(reply)
 	fresh, err := s.store.GetEvent(ctx, row.ID)
@@ -278,11 +275,16 @@ func (s *Server) redispatchQuiet(ctx context.Context, row *models.Event) error {
 	if err != nil {
 		return fmt.Errorf("decoding stored event %d: %w", row.ID, err)
 	}
-	s.dispatch(ctx, e, events.Info{
-		ID: row.ID, Account: row.Account, AuthorizerAppID: row.AuthorizerAppID, Attempt: row.Attempts + 1, Replay: true, ReceivedAt: row.ReceivedAt,
-		HTTPRequestID: row.HTTPRequestID,
-	}, true)
+	s.dispatch(ctx, e, infoOf(row, true), true)
 	return nil
+}
+
+// infoOf is the handler's Info for another dispatch of a stored event.
+func infoOf(row *models.Event, replay bool) events.Info {
+	return events.Info{
+		ID: row.ID, Account: row.Account, AuthorizerAppID: row.AuthorizerAppID, Attempt: row.Attempts + 1, Replay: replay, ReceivedAt: row.ReceivedAt,
+		HTTPRequestID: row.HTTPRequestID,
+	}
 }
 
 // RecoverReceived dispatches every event with an id below before that is
