@@ -1,6 +1,7 @@
 package pushgate
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -92,6 +93,52 @@ func (c *adminClient) do(ctx context.Context, method, path string, body any, out
 		return nil
 	}
 	return json.Unmarshal(raw, out)
+}
+
+// stream sends a request asking for application/x-ndjson and calls line
+// with each line of a 2xx answer as it arrives, until the body ends or
+// line returns an error. It has no overall timeout (the answer may take
+// as long as the work it reports on); ctx ends it. A non-2xx answer is
+// an error as with do.
+func (c *adminClient) stream(ctx context.Context, method, path string, body any, line func([]byte) error) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.server, "/")+path, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/x-ndjson")
+	hc := *c.http
+	hc.Timeout = 0
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		se := &statusError{method: method, path: path, status: resp.StatusCode, msg: string(bytes.TrimSpace(raw))}
+		var e struct{ Error string }
+		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
+			se.msg = e.Error
+		}
+		return se
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		if err := line(sc.Bytes()); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
 }
 
 // list pages through a list route whose answer holds its items under key

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"text/tabwriter"
@@ -107,35 +106,42 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(q) == 0 {
 		return errors.New("replay needs --id or at least one filter (e.g. --status failed)")
 	}
-	rows, err := client.list(ctx, "/v1/events", q, "events", 0)
+	// The server replays the matching events in batches and answers a line
+	// of counts after each: the bar follows them.
+	body := map[string]string{}
+	for k := range q {
+		body[k] = q.Get(k)
+	}
+	var sum struct {
+		Matched, Done, Handled, Failed, Busy int
+		Error                                string
+	}
+	var bar *progress
+	err := client.stream(ctx, "POST", "/v1/replay", body, func(line []byte) error {
+		sum.Error = ""
+		if err := json.Unmarshal(line, &sum); err != nil {
+			return fmt.Errorf("replay: reading the server's progress %q: %w", line, err)
+		}
+		if sum.Error != "" {
+			return errors.New("replay: " + sum.Error)
+		}
+		if bar == nil {
+			bar = &progress{w: stderr, total: sum.Matched}
+		}
+		bar.to(sum.Done)
+		return nil
+	})
+	if bar != nil {
+		bar.done()
+	}
 	if err != nil {
 		return err
 	}
-	ids := make([]string, 0, len(rows))
-	for _, r := range rows {
-		var e listedEvent
-		if err := json.Unmarshal(r, &e); err != nil {
-			return err
-		}
-		ids = append(ids, e.ID)
+	if bar == nil || sum.Done < sum.Matched {
+		return fmt.Errorf("replay: the server's answer ended after %d of %d events (handled %d, failed %d, busy %d)",
+			sum.Done, sum.Matched, sum.Handled, sum.Failed, sum.Busy)
 	}
-	handled, failed, busy := 0, 0, 0
-	bar := progress{w: stderr, total: len(ids)}
-	for i := len(ids) - 1; i >= 0; i-- { // oldest first
-		var out struct{ Status string }
-		err := client.do(ctx, "POST", "/v1/events/"+ids[i]+"/replay", nil, &out)
-		switch {
-		case hasStatus(err, http.StatusConflict):
-			busy++ // still received, maybe in a handler: left alone
-		case err != nil || out.Status != "handled":
-			failed++
-		default:
-			handled++
-		}
-		bar.step()
-	}
-	bar.done()
-	fmt.Fprintf(stdout, "matched %d, handled %d, failed %d, busy %d\n", len(ids), handled, failed, busy)
+	fmt.Fprintf(stdout, "matched %d, handled %d, failed %d, busy %d\n", sum.Matched, sum.Handled, sum.Failed, sum.Busy)
 	return nil
 }
 
@@ -146,8 +152,12 @@ type progress struct {
 	n     int
 }
 
-func (p *progress) step() {
-	p.n++
+func (p *progress) step() { p.to(p.n + 1) }
+
+// to draws the bar at n (a server's count of done, which may skip ahead:
+// it reports after each batch).
+func (p *progress) to(n int) {
+	p.n = n
 	const width = 30
 	filled := width
 	if p.total > 0 {

@@ -1,10 +1,15 @@
 package handlers_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pushgate/pushgate/events"
@@ -211,5 +216,63 @@ func TestRecoverSkipsLivePushes(t *testing.T) {
 	}
 	if calls := ts.rec.calls.Load(); calls != 1 {
 		t.Errorf("handler ran %d times, want 1", calls)
+	}
+}
+
+// TestReplayMatchingProgress: POST /v1/replay with Accept:
+// application/x-ndjson answers a line of counts after each batch of 500,
+// then the totals; every matching event is dispatched once more, a failing
+// handler counted as failed.
+func TestReplayMatchingProgress(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	var replaying atomic.Bool
+	ts.rec.handle = func(ctx context.Context, e events.Event) (events.Reply, error) {
+		if replaying.Load() && e.(*events.Click).EventKey == "bad" {
+			return nil, errors.New("bad key")
+		}
+		return nil, nil
+	}
+	const n = 1100
+	for i := range n {
+		key := "p"
+		if i == 700 {
+			key = "bad"
+		}
+		ts.push(t, "text/xml", clickBody(key, 5000+i))
+	}
+	eventually(t, "all handled", func() bool {
+		rows, _ := ts.list(t, "status=received")
+		return ts.rec.calls.Load() == n && len(rows) == 0
+	})
+	replaying.Store(true)
+	req, _ := http.NewRequest("POST", ts.URL+"/v1/replay", strings.NewReader(`{"event":"CLICK"}`))
+	req.Header.Set("Authorization", "Bearer "+testAdmin)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/x-ndjson")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || ct != "application/x-ndjson" {
+		t.Fatalf("POST /v1/replay = %d, Content-Type %q", resp.StatusCode, ct)
+	}
+	type line struct{ Matched, Done, Handled, Failed, Busy int }
+	var got []line
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		var l line
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		got = append(got, l)
+	}
+	want := []line{{n, 500, 500, 0, 0}, {n, 1000, 999, 1, 0}, {n, n, n - 1, 1, 0}}
+	if !slices.Equal(got, want) {
+		t.Errorf("progress lines = %+v, want %+v", got, want)
+	}
+	if calls := ts.rec.calls.Load(); calls != 2*n {
+		t.Errorf("handler calls = %d, want %d", calls, 2*n)
 	}
 }

@@ -2,12 +2,14 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
-	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -43,10 +45,7 @@ func (s *Server) Redispatch(ctx context.Context, row *models.Event, replay bool)
 		return out, fmt.Errorf("decoding stored event %d: %w", row.ID, err)
 	}
 	start := time.Now()
-	reply := s.dispatch(ctx, e, events.Info{
-		ID: row.ID, Account: row.Account, AuthorizerAppID: row.AuthorizerAppID, Attempt: row.Attempts + 1, Replay: replay, ReceivedAt: row.ReceivedAt,
-		HTTPRequestID: row.HTTPRequestID,
-	}, true)
+	reply := s.dispatch(ctx, e, infoOf(row, replay), true)
 	out.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 	out.Reply = string(reply)
 	fresh, err := s.store.GetEvent(ctx, row.ID)
@@ -111,7 +110,11 @@ func (s *Server) replayOne(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
-// replayMatching replays every event matching a filter, oldest first.
+// replayMatching replays every event matching a filter, oldest first. It
+// answers {"matched", "handled", "failed", "busy"} once done; a request
+// that accepts application/x-ndjson gets a line of those counts and "done"
+// (the events replayed so far) after each batch instead, then the final
+// line, so that a client can draw its progress (pushgate replay does).
 func (s *Server) replayMatching(c *gin.Context) {
 	var f eventFilter
 	if c.Request.ContentLength != 0 {
@@ -125,49 +128,163 @@ func (s *Server) replayMatching(c *gin.Context) {
 		jsonError(c, http.StatusBadRequest, err.Error())
 		return
 	}
-	filter.Limit, filter.Cursor = 500, ""
+	filter.Limit, filter.Cursor = 0, ""
 	ctx := c.Request.Context()
+	// The matching events stored before now, oldest first; a received
+	// event may be in a handler right now: replay it only when asked for
+	// by status.
 	var ids []int64
-	for {
-		page, next, err := s.store.ListEvents(ctx, filter)
+	before := s.store.NewID()
+	for after := int64(0); ; {
+		page, err := s.store.EventIDs(ctx, filter, after, before, 10_000, filter.Status != models.StatusReceived)
 		if err != nil {
 			s.storeError(c, err)
 			return
 		}
-		for _, e := range page {
-			// A received event may be in a handler right now; replay it only
-			// when asked for by status.
-			if e.Status != models.StatusReceived || filter.Status == models.StatusReceived {
-				ids = append(ids, e.ID)
-			}
-		}
-		if next == "" {
+		ids = append(ids, page...)
+		if len(page) < 10_000 {
 			break
 		}
-		filter.Cursor = next
+		after = page[len(page)-1]
 	}
-	slices.Reverse(ids) // ListEvents is newest first
-	handled, failed, busy := 0, 0, 0
-	for _, id := range ids {
-		row, err := s.store.GetEvent(ctx, id)
-		if err == nil {
-			err = s.MayReplay(ctx, row)
-		}
-		if errors.Is(err, ErrBusy) {
-			busy++
-			continue
-		}
-		if err == nil {
-			var out ReplayOutcome
-			out, err = s.Redispatch(ctx, row, true)
-			if err == nil && out.Status == models.StatusHandled {
-				handled++
-				continue
+	stream := strings.Contains(c.GetHeader("Accept"), "application/x-ndjson")
+	var enc *json.Encoder
+	if stream {
+		c.Header("Content-Type", "application/x-ndjson")
+		c.Status(http.StatusOK)
+		enc = json.NewEncoder(c.Writer)
+	}
+	var sum replaySummary
+	sum.Matched = len(ids)
+	for lo := 0; lo < len(ids); lo += replayBatch {
+		batch := ids[lo:min(lo+replayBatch, len(ids))]
+		if err := s.replayBatch(ctx, batch, &sum); err != nil {
+			if !stream {
+				s.storeError(c, err)
+				return
 			}
+			enc.Encode(gin.H{"error": err.Error()})
+			return
 		}
-		failed++
+		if stream && sum.Done < sum.Matched {
+			enc.Encode(sum)
+			c.Writer.Flush()
+		}
 	}
-	c.JSON(http.StatusOK, gin.H{"matched": len(ids), "handled": handled, "failed": failed, "busy": busy})
+	if stream {
+		enc.Encode(sum)
+		return
+	}
+	c.JSON(http.StatusOK, sum)
+}
+
+// replaySummary is the answer of POST /v1/replay (Done only in its
+// progress lines).
+type replaySummary struct {
+	Matched int `json:"matched"`
+	Done    int `json:"done"`
+	Handled int `json:"handled"`
+	Failed  int `json:"failed"`
+	Busy    int `json:"busy"`
+}
+
+// replayBatch is how many events a bulk replay reads at once, and
+// replayWorkers how many it dispatches at the same time: each dispatch
+// waits for its attempt's commit, and the writer commits the attempts of
+// the dispatches waiting together in one transaction, where one at a time
+// would cost a commit (an fsync on SQLite) each.
+const (
+	replayBatch   = 500
+	replayWorkers = 64
+)
+
+// replayBatch replays the events of ids (in id order), read in one query;
+// the dispatches start in id order, replayWorkers at a time, and the
+// statuses after them are read in one query. A dispatch that fails counts
+// as failed; only a failing read is an error.
+func (s *Server) replayBatch(ctx context.Context, ids []int64, sum *replaySummary) error {
+	rows, err := s.store.GetEvents(ctx, ids, models.ReplayColumns...)
+	if err != nil {
+		return err
+	}
+	sum.Failed += len(ids) - len(rows) // deleted since the listing
+	type result struct {
+		id   int64
+		busy bool
+		err  error
+	}
+	results := make([]result, len(rows))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(replayWorkers, len(rows)) {
+		wg.Go(func() {
+			for i := range next {
+				row := &rows[i]
+				results[i].id = row.ID
+				err := s.MayReplay(ctx, row)
+				if errors.Is(err, ErrBusy) {
+					results[i].busy = true
+					continue
+				}
+				if err == nil {
+					err = s.redispatchQuiet(ctx, row)
+				}
+				results[i].err = err
+			}
+		})
+	}
+	for i := range rows {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	done := make([]int64, 0, len(rows))
+	for _, r := range results {
+		switch {
+		case r.busy:
+			sum.Busy++
+		case r.err != nil:
+			sum.Failed++
+		default:
+			done = append(done, r.id)
+		}
+	}
+	statuses, err := s.store.EventStatuses(ctx, done)
+	if err != nil {
+		return err
+	}
+	for _, id := range done {
+		st := statuses[id]
+		if st == models.StatusHandled {
+			sum.Handled++
+		} else {
+			sum.Failed++
+		}
+		if st != "" {
+			s.metrics.replays.WithLabelValues(st).Inc()
+		}
+	}
+	sum.Done += len(ids)
+	return nil
+}
+
+// redispatchQuiet is Redispatch without reading the outcome back: it
+// returns once the attempt is committed.
+func (s *Server) redispatchQuiet(ctx context.Context, row *models.Event) error {
+	e, err := events.Decode(row.Raw, events.ParseFormat(row.Format))
+	if err != nil {
+		return fmt.Errorf("decoding stored event %d: %w", row.ID, err)
+	}
+	s.dispatch(ctx, e, infoOf(row, true), true)
+	return nil
+}
+
+// infoOf is the handler's Info for another dispatch of a stored event.
+func infoOf(row *models.Event, replay bool) events.Info {
+	return events.Info{
+		ID: row.ID, Account: row.Account, AuthorizerAppID: row.AuthorizerAppID, Attempt: row.Attempts + 1, Replay: replay, ReceivedAt: row.ReceivedAt,
+		HTTPRequestID: row.HTTPRequestID,
+	}
 }
 
 // RecoverReceived dispatches every event with an id below before that is
