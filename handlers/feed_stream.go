@@ -177,7 +177,8 @@ func (f Feed) ws(c *gin.Context) {
 			if pinging.CompareAndSwap(false, true) {
 				go func() {
 					defer pinging.Store(false)
-					pctx, pcancel := context.WithTimeout(ctx, f.heartbeat())
+					// Two heartbeats to answer: a busy client is not a dead one.
+					pctx, pcancel := context.WithTimeout(ctx, 2*f.heartbeat())
 					defer pcancel()
 					if conn.Ping(pctx) != nil && ctx.Err() == nil {
 						conn.Close(websocket.StatusPolicyViolation, "no pong")

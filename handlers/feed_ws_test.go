@@ -171,13 +171,13 @@ func TestWSSlowConsumerCloseFrame(t *testing.T) {
 // reads (and so answers pongs) stays, one that does not is closed.
 func TestWSPingPong(t *testing.T) {
 	t.Parallel()
-	fs := newFeedServer(t, feedOpts{feed: feedWithHeartbeat(100 * time.Millisecond)})
+	fs := newFeedServer(t, feedOpts{feed: feedWithHeartbeat(300 * time.Millisecond)})
 	alive := fs.dialWS(t, "")
 	deaf := fs.dialWS(t, "")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if _, _, err := alive.Read(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("reading client after 1 s of pings: %v, want still connected", err)
+		t.Errorf("reading client after 2 s of pings: %v, want still connected", err)
 	}
 	_, _, err := deaf.Read(context.Background())
 	var ce websocket.CloseError
