@@ -214,16 +214,28 @@ func TestFeedSSEClient(t *testing.T) {
 	at := make([][]int64, n)
 	dials := make(chan struct{}, 64)
 	var wg sync.WaitGroup
+	// A stream closes only once every stream has read its events: 10,000
+	// closes in the middle of the last fan-out would load both processes
+	// and measure the clients' departure, not the fan-out.
+	var finished sync.WaitGroup
+	finished.Add(n)
 	for i := range n {
 		wg.Go(func() {
 			dials <- struct{}{}
 			conn, err := net.Dial("tcp", addr)
 			<-dials
 			if err != nil {
+				finished.Done()
 				t.Errorf("dial %d: %v", i, err)
 				return
 			}
 			defer conn.Close()
+			defer func() {
+				finished.Done()
+				if events > 0 {
+					finished.Wait()
+				}
+			}()
 			q := "access_token=" + testAPI
 			if byUser {
 				q += fmt.Sprintf("&from_user=u%d", i)
