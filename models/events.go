@@ -189,13 +189,24 @@ func (s *Store) applySave(b *batchTx, op *writeOp) error {
 	} else if found {
 		return s.recordNonce(b, op)
 	}
-	if err := s.nonceFree(b, op); err != nil {
-		return err
+	// On SQLite the insert itself checks used_nonces (a query fewer per
+	// push in the writer); settleConflict tells why nothing was inserted.
+	insert, guarded := stmtInsertEvent, false
+	if e.NonceKey != "" {
+		if s.driver == DriverSQLite {
+			insert, guarded = stmtInsertEventNonceFree, true
+		} else if err := s.nonceFree(b, op); err != nil {
+			return err
+		}
 	}
 	for {
-		n, err := b.exec(stmtInsertEvent, op.id, e.DedupeKey, accountOrDefault(e.Account), e.AuthorizerAppID, e.NonceKey, e.Kind,
+		args := []any{op.id, e.DedupeKey, accountOrDefault(e.Account), e.AuthorizerAppID, e.NonceKey, e.Kind,
 			e.MsgType, e.Event, e.EventKey, e.FromUser, e.ToUser, e.CreateTime, e.MsgID, e.RequestID, e.Format,
-			e.HTTPRequestID, e.TraceParent, e.ReceivedAt, e.ReceivedAt, nullBytes(e.Payload), nullBytes(e.Raw))
+			e.HTTPRequestID, e.TraceParent, e.ReceivedAt, e.ReceivedAt, nullBytes(e.Payload), nullBytes(e.Raw)}
+		if guarded {
+			args = append(args, e.NonceKey, e.DedupeKey)
+		}
+		n, err := b.exec(insert, args...)
 		if err != nil {
 			return err
 		}
@@ -219,7 +230,8 @@ var errIDTaken = errors.New("event id taken")
 
 // settleConflict explains why op's event was not inserted: its dedupe key
 // is taken (op is a duplicate of that row, counted as such), its nonce key
-// is taken by another push (errSoft wrapping ErrNonceUsed), or its id is
+// is taken or kept in used_nonces by another push (errSoft wrapping
+// ErrNonceUsed), or its id is
 // (errIDTaken, once; after a renewal, an error).
 func (s *Store) settleConflict(b *batchTx, op *writeOp) error {
 	e := &op.ev
@@ -247,6 +259,10 @@ func (s *Store) settleConflict(b *batchTx, op *writeOp) error {
 			return errSoft{fmt.Errorf("nonce key %q taken by event %d: %w", e.NonceKey, other, ErrNonceUsed)}
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		// Kept in used_nonces for another push (the guarded insert's case).
+		if err := s.nonceFree(b, op); err != nil {
 			return err
 		}
 	}

@@ -15,6 +15,7 @@ type stmtID int
 
 const (
 	stmtInsertEvent stmtID = iota
+	stmtInsertEventNonceFree
 	stmtBumpDuplicate
 	stmtBumpLegacy
 	stmtNonceTaken
@@ -28,13 +29,31 @@ const (
 	numStmts
 )
 
-// hotSQL is written with ? placeholders and rebound for PostgreSQL.
-var hotSQL = [numStmts]string{
-	stmtInsertEvent: `INSERT INTO events (id, dedupe_key, account, authorizer_appid, nonce_key, kind, msg_type, event, event_key,
+// insertEventSQL inserts a new event, or nothing when a key is taken.
+const insertEventSQL = `INSERT INTO events (id, dedupe_key, account, authorizer_appid, nonce_key, kind, msg_type, event, event_key,
  from_user, to_user, create_time, msg_id, request_id, format, http_request_id, trace_parent, status, attempts, duplicates, received_at,
  last_seen, last_error, payload, raw, notified)
  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', 0, 0, ?, ?, '', ?, ?, false)
- ON CONFLICT DO NOTHING`,
+ ON CONFLICT DO NOTHING`
+
+// nonceFreeInsert turns insertEventSQL into an INSERT ... SELECT that
+// inserts nothing when used_nonces holds the push's nonce key for another
+// push: two more arguments, the nonce key and the push's dedupe key.
+func nonceFreeInsert(q string) string {
+	q = strings.Replace(q, "VALUES (", "SELECT ", 1)
+	return strings.Replace(q, ")\n ON CONFLICT DO NOTHING",
+		"\n WHERE NOT EXISTS (SELECT 1 FROM used_nonces WHERE nonce_key = ? AND dedupe_key <> ?)\n ON CONFLICT DO NOTHING", 1)
+}
+
+// hotSQL is written with ? placeholders and rebound for PostgreSQL.
+var hotSQL = [numStmts]string{
+	stmtInsertEvent: insertEventSQL,
+	// stmtInsertEventNonceFree is stmtInsertEvent unless used_nonces holds
+	// the push's nonce key for another push (see nonceFree), in one
+	// statement instead of a query and an insert. SQLite only: PostgreSQL
+	// would not type the SELECT's arguments by their columns, and its
+	// batches check their nonces in one query (usedNonces).
+	stmtInsertEventNonceFree: nonceFreeInsert(insertEventSQL),
 	stmtBumpDuplicate: `UPDATE events SET duplicates = duplicates + 1, last_seen = ?
  WHERE dedupe_key = ? RETURNING id, status, reply`,
 	stmtBumpLegacy: `UPDATE events SET duplicates = duplicates + 1, last_seen = ?
@@ -64,7 +83,10 @@ type statements struct {
 func prepareStatements(ctx context.Context, db *sql.DB, driver string, bornNotified bool) (*statements, error) {
 	st := &statements{}
 	for i, q := range hotSQL {
-		if stmtID(i) == stmtInsertEvent {
+		if stmtID(i) == stmtInsertEventNonceFree && driver != DriverSQLite {
+			continue
+		}
+		if stmtID(i) == stmtInsertEvent || stmtID(i) == stmtInsertEventNonceFree {
 			q = withNotified(q, bornNotified)
 		}
 		p, err := db.PrepareContext(ctx, rebind(driver, q))
