@@ -35,9 +35,11 @@ func newLoginLimiter() *loginLimiter {
 	return &loginLimiter{buckets: make(map[string]*loginBucket)}
 }
 
-// wait returns how long addr must wait before a login may be tried at
-// now: 0 when it may now.
-func (l *loginLimiter) wait(addr string, now time.Time) time.Duration {
+// take reserves a login attempt for addr at now and returns 0, or returns
+// how long addr must wait when it has none left. The attempt is taken
+// before the token is read, so that requests in flight together cannot
+// all pass the limit; a successful login gives it back (refund).
+func (l *loginLimiter) take(addr string, now time.Time) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.buckets[addr]
@@ -48,29 +50,25 @@ func (l *loginLimiter) wait(addr string, now time.Time) time.Duration {
 				return loginEvery
 			}
 		}
-		return 0
+		b = &loginBucket{tokens: loginBurst, at: now}
+		l.buckets[addr] = b
 	}
 	l.refill(b, now)
 	if b.tokens >= 1 {
+		b.tokens--
 		return 0
 	}
 	return time.Duration((1 - b.tokens) * float64(loginEvery))
 }
 
-// failed takes a token of addr's bucket at now.
-func (l *loginLimiter) failed(addr string, now time.Time) {
+// refund gives back the attempt take reserved for addr: the login succeeded.
+func (l *loginLimiter) refund(addr string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b, ok := l.buckets[addr]
-	if !ok {
-		if len(l.buckets) >= maxLoginAddrs {
-			return // wait refuses new addresses until some recover
-		}
-		b = &loginBucket{tokens: loginBurst, at: now}
-		l.buckets[addr] = b
+	if b, ok := l.buckets[addr]; ok {
+		l.refill(b, now)
+		b.tokens = math.Min(loginBurst, b.tokens+1)
 	}
-	l.refill(b, now)
-	b.tokens = math.Max(0, b.tokens-1)
 }
 
 func (l *loginLimiter) refill(b *loginBucket, now time.Time) {

@@ -187,7 +187,7 @@ func (in *Inspector) login(c *gin.Context) {
 		return
 	}
 	addr := remoteHost(c.Request.RemoteAddr)
-	if wait := in.logins.wait(addr, in.opts.Now()); wait > 0 {
+	if wait := in.logins.take(addr, in.opts.Now()); wait > 0 {
 		secs := int((wait + time.Second - 1) / time.Second)
 		c.Header("Retry-After", strconv.Itoa(secs))
 		fail(http.StatusTooManyRequests, "Too many failed logins from your address: try again in "+strconv.Itoa(secs)+" s.")
@@ -195,10 +195,10 @@ func (in *Inspector) login(c *gin.Context) {
 	}
 	token := c.PostForm("token")
 	if subtle.ConstantTimeCompare([]byte(token), []byte(in.opts.AdminToken)) != 1 {
-		in.logins.failed(addr, in.opts.Now())
 		fail(http.StatusUnauthorized, "Wrong admin token.")
 		return
 	}
+	in.logins.refund(addr, in.opts.Now())
 	id, _ := in.sessions.create(token)
 	in.setCookie(c, id, int(in.opts.SessionTTL/time.Second))
 	c.Redirect(http.StatusSeeOther, "/ui/")

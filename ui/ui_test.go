@@ -379,3 +379,43 @@ func TestRawBodiesDownload(t *testing.T) {
 		}
 	}
 }
+
+// TestLoginRateLimitConcurrent: logins in flight together cannot all pass
+// the limit. Twenty connections send their headers and half a form, wait
+// until the server holds them all, then finish: at most 5 tokens are
+// compared (401), the rest are refused (429).
+func TestLoginRateLimitConcurrent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	host := strings.TrimPrefix(e.URL, "http://")
+	const n = 20
+	body := "token=wrong-token-guess"
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		c, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "POST /ui/login HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s",
+			host, len(body), body[:6])
+		conns[i] = c
+	}
+	time.Sleep(300 * time.Millisecond) // every request read up to its body
+	codes := map[int]int{}
+	for _, c := range conns {
+		io.WriteString(c, body[6:])
+	}
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes[resp.StatusCode]++
+	}
+	if codes[http.StatusUnauthorized] > 5 || codes[http.StatusUnauthorized]+codes[http.StatusTooManyRequests] != n {
+		t.Errorf("answers %v: want at most 5 tokens compared (401), the rest 429", codes)
+	}
+}
