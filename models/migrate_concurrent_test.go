@@ -118,3 +118,37 @@ func TestMigrationRebuildsInvalidIndex(t *testing.T) {
 		t.Errorf("index %s after Open: valid=%v, %v; want rebuilt valid", index, valid, err)
 	}
 }
+
+// TestMigrationConcurrentOpens: replicas starting together while an index
+// is missing all open: the one building it never waits for another that
+// waits for its lock (a blocked pg_advisory_lock held a snapshot, and
+// PostgreSQL failed one side with "deadlock detected").
+func TestMigrationConcurrentOpens(t *testing.T) {
+	t.Parallel()
+	dsn := testPostgresDSN(t)
+	ctx := context.Background()
+	openTest(t, DriverPostgres, dsn, Options{})
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "DROP INDEX idx_events_account_event_id"); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			s, err := Open(ctx, DriverPostgres, dsn, Options{})
+			if err == nil {
+				s.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Errorf("Open of a replica starting with the others = %v", err)
+		}
+	}
+}
