@@ -16,10 +16,19 @@ func (s *Store) OtherAuthorizer(ctx context.Context, account, toUser, authorizer
 	if err := s.checkOpen("look up authorizer"); err != nil {
 		return "", err
 	}
+	// Two seeks on idx_events_authorizer_to_user (account, to_user,
+	// authorizer_appid), below and above authorizer: "<> authorizer" would
+	// walk every row of the authorizer itself before it found another.
 	var other string
-	err := s.sqlDB.QueryRowContext(ctx, s.rebind(`SELECT authorizer_appid FROM events
- WHERE account = ? AND to_user = ? AND authorizer_appid <> '' AND authorizer_appid <> ? LIMIT 1`),
-		accountOrDefault(account), toUser, authorizer).Scan(&other)
+	var err error
+	for _, cond := range []string{"authorizer_appid < ?", "authorizer_appid > ?"} {
+		err = s.sqlDB.QueryRowContext(ctx, s.rebind(`SELECT authorizer_appid FROM events
+ WHERE account = ? AND to_user = ? AND authorizer_appid <> '' AND `+cond+` ORDER BY authorizer_appid LIMIT 1`),
+			accountOrDefault(account), toUser, authorizer).Scan(&other)
+		if !errors.Is(err, sql.ErrNoRows) {
+			break
+		}
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}

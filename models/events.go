@@ -214,6 +214,13 @@ func (s *Store) applySave(b *batchTx, op *writeOp) error {
 			op.saved = Saved{ID: op.id, Status: StatusReceived}
 			return nil
 		}
+		if guarded {
+			// Refused for its nonce before it is counted as a duplicate, as
+			// PostgreSQL does.
+			if err := s.nonceFree(b, op); err != nil {
+				return err
+			}
+		}
 		err = s.settleConflict(b, op)
 		if !errors.Is(err, errIDTaken) {
 			return err

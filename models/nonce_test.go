@@ -165,3 +165,29 @@ func TestNonceOfDuplicate(t *testing.T) {
 		}
 	})
 }
+
+// TestNonceKeptRefusesBeforeCounting: a stored push arriving again under a
+// nonce kept for another push's retry is refused, and not counted as a
+// duplicate of the stored push first (on both drivers alike).
+func TestNonceKeptRefusesBeforeCounting(t *testing.T) {
+	t.Parallel()
+	eachDriver(t, func(t *testing.T, drv string) {
+		s, _ := newTestStore(t, drv)
+		ctx := context.Background()
+		a, b := sampleEvent(1), sampleEvent(2)
+		a.NonceKey, b.NonceKey = "1700000000:default:na", "1700000000:default:nb"
+		first := mustSave(t, s, a)
+		mustSave(t, s, b)
+		b.NonceKey = "1700000000:default:retry" // b's retry: its nonce is kept for b
+		if got := mustSave(t, s, b); !got.Duplicate {
+			t.Fatalf("b's retry = %+v, want a duplicate", got)
+		}
+		a.NonceKey = b.NonceKey
+		if _, err := s.SaveEvent(ctx, a); !errors.Is(err, ErrNonceUsed) {
+			t.Errorf("a under b's retry's nonce = %v, want ErrNonceUsed", err)
+		}
+		if ev, err := s.GetEvent(ctx, first.ID); err != nil || ev.Duplicates != 0 {
+			t.Errorf("a after the refusal: duplicates %d, %v; want 0", ev.Duplicates, err)
+		}
+	})
+}
