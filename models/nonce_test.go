@@ -191,3 +191,32 @@ func TestNonceKeptRefusesBeforeCounting(t *testing.T) {
 		}
 	})
 }
+
+// TestPruneUsedNoncesInChunks: the nonce keys of old duplicates are pruned
+// a chunk at a time, all of them, and the recent ones kept.
+func TestPruneUsedNoncesInChunks(t *testing.T) {
+	t.Parallel()
+	eachDriver(t, func(t *testing.T, drv string) {
+		s, _ := newTestStore(t, drv)
+		ctx := context.Background()
+		now := s.now()
+		old := 2*pruneChunk + 3
+		for i := range old + 5 {
+			at := now.Add(-48 * time.Hour)
+			if i >= old {
+				at = now
+			}
+			if _, err := s.sqlDB.ExecContext(ctx, s.rebind(`INSERT INTO used_nonces (nonce_key, dedupe_key, seen_at) VALUES (?, ?, ?)`),
+				fmt.Sprint("1700000000:default:n", i), fmt.Sprint("k", i), dbTime(at)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.PruneHandled(ctx, now.Add(-24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		if err := s.sqlDB.QueryRowContext(ctx, `SELECT count(*) FROM used_nonces`).Scan(&n); err != nil || n != 5 {
+			t.Errorf("used_nonces after pruning %d old of %d: %d rows (%v), want the 5 recent", old, old+5, n, err)
+		}
+	})
+}

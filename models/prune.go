@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -33,9 +34,7 @@ func (s *Store) PruneHandled(ctx context.Context, olderThan time.Time) (int64, e
 	n, err := s.pruneInChunks(ctx, &Event{}, "status = ? AND received_at < ?",
 		[]any{StatusHandled, dbTime(olderThan)}, &EventAttempt{}, "event_id")
 	if err == nil { // and the nonce keys of duplicates seen as long ago
-		err = s.groupExec(ctx, true, func(ctx context.Context, tx *sql.Tx) error {
-			return s.gormTx(ctx, tx).Where("seen_at < ?", dbTime(olderThan)).Delete(&UsedNonce{}).Error
-		})
+		err = s.pruneUsedNonces(ctx, olderThan)
 	}
 	if err != nil {
 		return n, fmt.Errorf("models: prune handled events: %w", err)
@@ -161,6 +160,33 @@ func (s *Store) pruneInChunks(ctx context.Context, parent any, where string, arg
 		case <-time.After(pruneYield * time.Since(began)):
 		case <-ctx.Done():
 			return total, ctx.Err()
+		}
+	}
+}
+
+// pruneUsedNonces deletes the nonce keys of duplicates seen before
+// olderThan, pruneChunk at a time with the pauses of pruneInChunks (the
+// table has no id to walk).
+func (s *Store) pruneUsedNonces(ctx context.Context, olderThan time.Time) error {
+	q := s.rebind(`DELETE FROM used_nonces WHERE nonce_key IN
+ (SELECT nonce_key FROM used_nonces WHERE seen_at < ? LIMIT ` + strconv.Itoa(pruneChunk) + `)`)
+	for {
+		var n int64
+		began := time.Now()
+		err := s.groupExec(ctx, true, func(ctx context.Context, tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, q, dbTime(olderThan))
+			if err == nil {
+				n, err = res.RowsAffected()
+			}
+			return err
+		})
+		if err != nil || n < pruneChunk {
+			return err
+		}
+		select {
+		case <-time.After(pruneYield * time.Since(began)):
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 }
