@@ -145,7 +145,10 @@ func TestMetricsAfterScriptedRun(t *testing.T) {
 	var fams map[string]*dto.MetricFamily
 	for {
 		fams = scrape(t, ts.URL)
-		if value(fams, "pushgate_notify_attempts_total", "outcome", "success", "attempt", "1") == 3 {
+		// The attempt is counted when it ends; its delivery's row is marked
+		// succeeded in the commit that follows: wait for both.
+		if value(fams, "pushgate_notify_attempts_total", "outcome", "success", "attempt", "1") == 3 &&
+			value(fams, "pushgate_notify_pending") == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
