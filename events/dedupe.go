@@ -162,6 +162,24 @@ func (m Meta) LegacyIDKey(account string) string {
 	return string(append(append(b, "m:"...), m.MsgID...))
 }
 
+// LegacyUnkeptKey is the key versions before Meta.Unkept stored a push
+// that decoding did not hold whole under: its DedupeKey without the raw
+// push's part; "" for any other push, or one whose key has no such part.
+// The store looks rows up by it and takes one with the same raw body for
+// the push's original (distinct such pushes share their payload), so that
+// a retry of such a push stored before the upgrade is recognised.
+func (m Meta) LegacyUnkeptKey(account string, payload []byte) string {
+	if m.Unkept == "" {
+		return ""
+	}
+	key := m.DedupeKey(account, payload)
+	m.Unkept = ""
+	if old := m.DedupeKey(account, payload); old != key {
+		return old
+	}
+	return ""
+}
+
 // appendPadded appends n in decimal, zero-padded to width digits when it is
 // not negative.
 func appendPadded(b []byte, n int64, width int) []byte {

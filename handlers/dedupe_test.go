@@ -383,3 +383,72 @@ func TestRetryAfterMsgIDSpaceUpgrade(t *testing.T) {
 		})
 	}
 }
+
+// TestRetryAfterUnkeptUpgrade: a push decoding did not hold whole (here a
+// repeated EventKey), stored by an earlier version under its digest key
+// without the raw push's part, retried after the upgrade, is its
+// original's duplicate; a distinct push sharing that old key (the other
+// copy of the repeated field first) is not.
+func TestRetryAfterUnkeptUpgrade(t *testing.T) {
+	t.Parallel()
+	for _, drv := range []string{models.DriverSQLite, models.DriverPostgres} {
+		t.Run(drv, func(t *testing.T) {
+			t.Parallel()
+			dsn := recoverDSN(t, drv)
+			ct := strconv.FormatInt(time.Now().Add(-10*time.Second).Unix(), 10)
+			push := func(first string) []byte {
+				return []byte(`<xml><ToUserName><![CDATA[gh_x]]></ToUserName><FromUserName><![CDATA[oUser]]></FromUserName><CreateTime>` + ct +
+					`</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[CLICK]]></Event><EventKey><![CDATA[` + first +
+					`]]></EventKey><EventKey><![CDATA[K2]]></EventKey></xml>`)
+			}
+			body := push("K1")
+			e, err := events.Decode(body, events.XML)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := events.Describe(e)
+			if m.Unkept == "" {
+				t.Fatal("a repeated EventKey decoded whole: the test needs a push decoding does not hold whole")
+			}
+			payload, _ := events.Marshal(e)
+			oldKey := m.LegacyUnkeptKey(events.DefaultAccount, payload)
+			if oldKey == "" || oldKey == m.DedupeKey(events.DefaultAccount, payload) {
+				t.Fatalf("LegacyUnkeptKey = %q: want the key without the raw part", oldKey)
+			}
+			old, err := models.Open(context.Background(), drv, dsn, models.Options{Logger: quietLogger()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			saved, err := old.SaveEvent(context.Background(), &models.NewEvent{DedupeKey: oldKey, Kind: m.Kind,
+				MsgType: m.MsgType, Event: m.Event, EventKey: m.EventKey, FromUser: m.FromUser, ToUser: m.ToUser,
+				CreateTime: m.CreateTime, Format: "xml", Payload: payload, Raw: body})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := old.RecordAttempt(context.Background(), models.Attempt{EventID: saved.ID}, true); err != nil {
+				t.Fatal(err)
+			}
+			old.Close()
+
+			ts := newReplica(t, drv, dsn, nil)
+			if status, answer := ts.push(t, "text/xml", body); status != http.StatusOK || answer != "success" {
+				t.Fatalf("retry after the upgrade = %d %q, want 200 success", status, answer)
+			}
+			if n := ts.rec.calls.Load(); n != 0 {
+				t.Errorf("handler ran %d times for a retry of a push stored before the upgrade, want 0", n)
+			}
+			got, err := ts.store.GetEvent(context.Background(), saved.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Duplicates != 1 {
+				t.Errorf("the pre-upgrade row has %d duplicates, want 1", got.Duplicates)
+			}
+			// The other push of that old key is a push of its own.
+			if status, _ := ts.push(t, "text/xml", push("K3")); status != http.StatusOK {
+				t.Fatalf("distinct push = %d", status)
+			}
+			eventually(t, "the distinct push dispatched", func() bool { return ts.rec.calls.Load() == 1 })
+		})
+	}
+}

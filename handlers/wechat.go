@@ -145,6 +145,7 @@ func (s *Server) receive(c *gin.Context) {
 		DedupeKey:     key,
 		LegacyKey:     legacy,
 		LegacyIDKey:   meta.LegacyIDKey(scope),
+		LegacyRawKey:  meta.LegacyUnkeptKey(scope, payload),
 		Account:       acct.name,
 		NonceKey:      s.nonceKey(acct, q),
 		Kind:          meta.Kind,

@@ -23,6 +23,11 @@ type NewEvent struct {
 	// their own stored an event with a MsgID under
 	// (events.Meta.LegacyIDKey), "" if none; looked up like LegacyKey.
 	LegacyIDKey string
+	// LegacyRawKey is the key versions before events.Meta.Unkept stored a
+	// push that decoding did not hold whole under
+	// (events.Meta.LegacyUnkeptKey), "" if none. A row under it is the
+	// push's original only if its raw body is the same.
+	LegacyRawKey string
 
 	// Account is the name of the account the push arrived for; "" means
 	// "default".
@@ -368,7 +373,7 @@ func (s *Store) applyAttempt(b *batchTx, op *writeOp) error {
 func (s *Store) bumpLegacy(b *batchTx, op *writeOp) (found bool, err error) {
 	e := &op.ev
 	if e.CreateTime > s.legacyUntil {
-		return false, nil
+		return s.bumpLegacyRaw(b, op)
 	}
 	for _, key := range [...]string{e.LegacyKey, e.LegacyIDKey} {
 		if key == "" {
@@ -389,7 +394,31 @@ func (s *Store) bumpLegacy(b *batchTx, op *writeOp) (found bool, err error) {
 		op.saved = Saved{ID: id, Duplicate: true, Status: status, Reply: reply}
 		return true, nil
 	}
-	return false, nil
+	return s.bumpLegacyRaw(b, op)
+}
+
+// bumpLegacyRaw counts op as a duplicate of a row stored under its
+// LegacyRawKey with the same raw body, when rows stored before Open may
+// hold its original (see LegacyUntil).
+func (s *Store) bumpLegacyRaw(b *batchTx, op *writeOp) (found bool, err error) {
+	e := &op.ev
+	if e.LegacyRawKey == "" || e.CreateTime > s.legacyRawUntil {
+		return false, nil
+	}
+	var (
+		id     int64
+		status string
+		reply  []byte
+	)
+	err = b.stmt(stmtBumpLegacyRaw).QueryRow(e.ReceivedAt, e.LegacyRawKey, nullBytes(e.Raw)).Scan(&id, &status, &reply)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	op.saved = Saved{ID: id, Duplicate: true, Status: status, Reply: reply}
+	return true, nil
 }
 
 // AttemptPending reports whether an attempt on event id was recorded in this

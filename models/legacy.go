@@ -49,6 +49,21 @@ func (s *Store) loadLegacyUntil(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Rows of an earlier version under a key without the raw push's part
+	// (NewEvent.LegacyRawKey) cannot be told by their key: any recent row
+	// may be one. Only pushes decoding did not hold whole are looked up so.
+	var rawUntil sql.NullInt64
+	if err := s.sqlDB.QueryRowContext(ctx, rebind(s.driver, `SELECT max(create_time) FROM events WHERE id >= ?`),
+		FirstIDAt(now.Add(-legacyWindow))).Scan(&rawUntil); err != nil {
+		return err
+	}
+	s.legacyRawUntil = math.MinInt64
+	if rawUntil.Valid {
+		s.legacyRawUntil = rawUntil.Int64
+		if s.driver == DriverPostgres {
+			s.legacyRawUntil = max(s.legacyRawUntil, now.Add(legacyWindow).Unix())
+		}
+	}
 	s.legacyUntil = math.MinInt64
 	if !until.Valid {
 		return nil

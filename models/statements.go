@@ -18,6 +18,7 @@ const (
 	stmtInsertEventNonceFree
 	stmtBumpDuplicate
 	stmtBumpLegacy
+	stmtBumpLegacyRaw
 	stmtNonceTaken
 	stmtNonceRecord
 	stmtNonceUsedBy
@@ -58,6 +59,8 @@ var hotSQL = [numStmts]string{
  WHERE dedupe_key = ? RETURNING id, status, reply`,
 	stmtBumpLegacy: `UPDATE events SET duplicates = duplicates + 1, last_seen = ?
  WHERE dedupe_key = ? AND (payload = ? OR raw = ?) RETURNING id, status, reply`,
+	stmtBumpLegacyRaw: `UPDATE events SET duplicates = duplicates + 1, last_seen = ?
+ WHERE dedupe_key = ? AND raw = ? RETURNING id, status, reply`,
 	stmtNonceTaken:  `SELECT id FROM events WHERE nonce_key = ? AND nonce_key <> ''`,
 	stmtNonceRecord: `INSERT INTO used_nonces (nonce_key, dedupe_key, seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
 	stmtNonceUsedBy: `SELECT dedupe_key FROM used_nonces WHERE nonce_key = ?`,

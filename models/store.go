@@ -101,14 +101,17 @@ type Store struct {
 	now    func() time.Time // injected clock
 	log    *slog.Logger
 
-	bornNotified bool    // Options.BornNotified
-	legacyUntil  int64   // see LegacyUntil; set by Open
-	wdb          *sql.DB // the group-commit writer's pool: one connection on an SQLite file, else sqlDB
-	ids          *idGen
-	flight       inflight // events being saved, for EventHorizon
-	w            *writer
-	borrowed     bool // the pool is the caller's (OpenDB): Close leaves it open
-	closeOnce    sync.Once
+	bornNotified bool  // Options.BornNotified
+	legacyUntil  int64 // see LegacyUntil; set by Open
+	// legacyRawUntil is LegacyUntil for NewEvent.LegacyRawKey: the newest
+	// CreateTime among the rows of the hour before Open, whatever their key.
+	legacyRawUntil int64
+	wdb            *sql.DB // the group-commit writer's pool: one connection on an SQLite file, else sqlDB
+	ids            *idGen
+	flight         inflight // events being saved, for EventHorizon
+	w              *writer
+	borrowed       bool // the pool is the caller's (OpenDB): Close leaves it open
+	closeOnce      sync.Once
 
 	listColsOnce sync.Once // initListColumns
 	eventCols    string    // select list of ListEvents
