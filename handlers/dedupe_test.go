@@ -345,41 +345,12 @@ func TestRetryAfterMsgIDSpaceUpgrade(t *testing.T) {
 			dsn := recoverDSN(t, drv)
 			ct := strconv.FormatInt(time.Now().Add(-10*time.Second).Unix(), 10)
 			body := jobFinish("200163837", ct, "success")
-			old, err := models.Open(context.Background(), drv, dsn, models.Options{Logger: quietLogger()})
-			if err != nil {
-				t.Fatal(err)
-			}
 			e, err := events.Decode(body, events.XML)
 			if err != nil {
 				t.Fatal(err)
 			}
-			payload, _ := events.Marshal(e)
-			m := events.Describe(e)
-			saved, err := old.SaveEvent(context.Background(), &models.NewEvent{DedupeKey: "m:" + m.MsgID, Kind: m.Kind,
-				MsgType: m.MsgType, Event: m.Event, FromUser: m.FromUser, ToUser: m.ToUser, CreateTime: m.CreateTime,
-				MsgID: m.MsgID, Format: "xml", Payload: payload, Raw: body})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := old.RecordAttempt(context.Background(), models.Attempt{EventID: saved.ID}, true); err != nil {
-				t.Fatal(err)
-			}
-			old.Close()
-
-			ts := newReplica(t, drv, dsn, nil)
-			if status, answer := ts.push(t, "text/xml", body); status != http.StatusOK || answer != "success" {
-				t.Fatalf("retry after the upgrade = %d %q, want 200 success", status, answer)
-			}
-			if n := ts.rec.calls.Load(); n != 0 {
-				t.Errorf("handler ran %d times for a retry of a job-finish stored before the upgrade, want 0", n)
-			}
-			got, err := ts.store.GetEvent(context.Background(), saved.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.Duplicates != 1 {
-				t.Errorf("the pre-upgrade row has %d duplicates, want 1", got.Duplicates)
-			}
+			id := storedBeforeUpgrade(t, drv, dsn, "m:"+events.Describe(e).MsgID, body)
+			retryIsDuplicate(t, drv, dsn, id, body)
 		})
 	}
 }
@@ -415,35 +386,8 @@ func TestRetryAfterUnkeptUpgrade(t *testing.T) {
 			if oldKey == "" || oldKey == m.DedupeKey(events.DefaultAccount, payload) {
 				t.Fatalf("LegacyUnkeptKey = %q: want the key without the raw part", oldKey)
 			}
-			old, err := models.Open(context.Background(), drv, dsn, models.Options{Logger: quietLogger()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			saved, err := old.SaveEvent(context.Background(), &models.NewEvent{DedupeKey: oldKey, Kind: m.Kind,
-				MsgType: m.MsgType, Event: m.Event, EventKey: m.EventKey, FromUser: m.FromUser, ToUser: m.ToUser,
-				CreateTime: m.CreateTime, Format: "xml", Payload: payload, Raw: body})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := old.RecordAttempt(context.Background(), models.Attempt{EventID: saved.ID}, true); err != nil {
-				t.Fatal(err)
-			}
-			old.Close()
-
-			ts := newReplica(t, drv, dsn, nil)
-			if status, answer := ts.push(t, "text/xml", body); status != http.StatusOK || answer != "success" {
-				t.Fatalf("retry after the upgrade = %d %q, want 200 success", status, answer)
-			}
-			if n := ts.rec.calls.Load(); n != 0 {
-				t.Errorf("handler ran %d times for a retry of a push stored before the upgrade, want 0", n)
-			}
-			got, err := ts.store.GetEvent(context.Background(), saved.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.Duplicates != 1 {
-				t.Errorf("the pre-upgrade row has %d duplicates, want 1", got.Duplicates)
-			}
+			id := storedBeforeUpgrade(t, drv, dsn, oldKey, body)
+			ts := retryIsDuplicate(t, drv, dsn, id, body)
 			// The other push of that old key is a push of its own.
 			if status, _ := ts.push(t, "text/xml", push("K3")); status != http.StatusOK {
 				t.Fatalf("distinct push = %d", status)
@@ -451,4 +395,53 @@ func TestRetryAfterUnkeptUpgrade(t *testing.T) {
 			eventually(t, "the distinct push dispatched", func() bool { return ts.rec.calls.Load() == 1 })
 		})
 	}
+}
+
+// storedBeforeUpgrade stores body under key as an earlier version did
+// (handled, on its own Store, closed again) and returns its row's id.
+func storedBeforeUpgrade(t *testing.T, drv, dsn, key string, body []byte) int64 {
+	t.Helper()
+	e, err := events.Decode(body, events.XML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := events.Marshal(e)
+	m := events.Describe(e)
+	old, err := models.Open(context.Background(), drv, dsn, models.Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	saved, err := old.SaveEvent(context.Background(), &models.NewEvent{DedupeKey: key, Kind: m.Kind,
+		MsgType: m.MsgType, Event: m.Event, EventKey: m.EventKey, FromUser: m.FromUser, ToUser: m.ToUser,
+		CreateTime: m.CreateTime, MsgID: m.MsgID, Format: "xml", Payload: payload, Raw: body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.RecordAttempt(context.Background(), models.Attempt{EventID: saved.ID}, true); err != nil {
+		t.Fatal(err)
+	}
+	return saved.ID
+}
+
+// retryIsDuplicate posts body to a replica of this version on dsn and
+// checks that it is answered, not dispatched, and counted as a duplicate
+// of the row id.
+func retryIsDuplicate(t *testing.T, drv, dsn string, id int64, body []byte) *testServer {
+	t.Helper()
+	ts := newReplica(t, drv, dsn, nil)
+	if status, answer := ts.push(t, "text/xml", body); status != http.StatusOK || answer != "success" {
+		t.Fatalf("retry after the upgrade = %d %q, want 200 success", status, answer)
+	}
+	if n := ts.rec.calls.Load(); n != 0 {
+		t.Errorf("handler ran %d times for a retry of a push stored before the upgrade, want 0", n)
+	}
+	got, err := ts.store.GetEvent(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Duplicates != 1 {
+		t.Errorf("the pre-upgrade row has %d duplicates, want 1", got.Duplicates)
+	}
+	return ts
 }
