@@ -242,8 +242,8 @@ var errIDTaken = errors.New("event id taken")
 
 // settleConflict explains why op's event was not inserted: its dedupe key
 // is taken (op is a duplicate of that row, counted as such), its nonce key
-// is taken or kept in used_nonces by another push (errSoft wrapping
-// ErrNonceUsed), or its id is
+// is taken by another push (errSoft wrapping ErrNonceUsed; a nonce kept in
+// used_nonces is checked before, see nonceFree), or its id is
 // (errIDTaken, once; after a renewal, an error).
 func (s *Store) settleConflict(b *batchTx, op *writeOp) error {
 	e := &op.ev
@@ -271,10 +271,6 @@ func (s *Store) settleConflict(b *batchTx, op *writeOp) error {
 			return errSoft{fmt.Errorf("nonce key %q taken by event %d: %w", e.NonceKey, other, ErrNonceUsed)}
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		// Kept in used_nonces for another push (the guarded insert's case).
-		if err := s.nonceFree(b, op); err != nil {
 			return err
 		}
 	}
