@@ -51,9 +51,14 @@ func main() {
 		bare(os.Args[2])
 		return
 	}
+	if len(os.Args) > 3 && os.Args[1] == "floor" {
+		floor(os.Args[2], os.Args[3])
+		return
+	}
 	var o options
 	flag.StringVar(&o.pushgate, "pushgate", "bin/pushgate", "the pushgate binary to measure")
 	flag.StringVar(&o.base, "base", "", "a second pushgate binary (say, main's) loaded in the same rounds, on its own SQLite file: prints pushgate/base")
+	flag.BoolVar(&o.floor, "floor", false, "load the durable floor too: net/http storing each signed push's raw body under its nonce in SQLite (WAL, synchronous=FULL, group commit) before answering, and nothing else")
 	flag.IntVar(&o.conns, "c", 50, "keep-alive connections")
 	flag.DurationVar(&o.dur, "d", 10*time.Second, "duration of each measured round")
 	flag.IntVar(&o.rounds, "rounds", 2, "rounds of each server, alternated")
@@ -92,6 +97,7 @@ func bare(addr string) {
 type options struct {
 	pushgate, base, driver, dsn, loader, peer, logLevel string
 	conns, rounds, maxRate                              int
+	floor                                               bool
 	dur, warm                                           time.Duration
 }
 
@@ -336,6 +342,14 @@ func runBench(o options) error {
 			peerNote = "peer: silenceper/wechat v2 official-account server, nil reply, logrus at warn"
 		}
 	}
+	if o.floor {
+		addr := freeAddr()
+		fl, err := start("floor", []string{self, "floor", addr, filepath.Join(dir, "floor.db")}, nil, addr)
+		if err != nil {
+			return err
+		}
+		servers = append(servers, fl)
+	}
 	if o.base != "" {
 		if o.dsn != "" {
 			return errors.New("-base needs its own SQLite file: leave -db-dsn empty")
@@ -422,6 +436,9 @@ func runBench(o options) error {
 	if len(all["peer"]) > 0 {
 		fmt.Printf(", peer %.0f", mean("peer", rps))
 	}
+	if len(all["floor"]) > 0 {
+		fmt.Printf(", floor %.0f", mean("floor", rps))
+	}
 	if len(all["base"]) > 0 {
 		fmt.Printf(", base %.0f", mean("base", rps))
 	}
@@ -433,6 +450,14 @@ func runBench(o options) error {
 	fmt.Printf("\nserver CPU per request vs bare: pushgate %.2fx", mean("pushgate", cpu)/mean("bare", cpu))
 	if len(all["peer"]) > 0 {
 		fmt.Printf("   peer %.2fx", mean("peer", cpu)/mean("bare", cpu))
+	}
+	if len(all["floor"]) > 0 {
+		fmt.Printf("   floor %.2fx", mean("floor", cpu)/mean("bare", cpu))
+		fmt.Printf("\nthe durable floor: floor/bare %.2f", mean("floor", rps)/mean("bare", rps))
+		if len(all["peer"]) > 0 {
+			fmt.Printf("   floor/peer %.2f", mean("floor", rps)/mean("peer", rps))
+		}
+		fmt.Printf("   pushgate/floor %.2f   pushgate CPU per request vs floor %.2fx", mean("pushgate", rps)/mean("floor", rps), mean("pushgate", cpu)/mean("floor", cpu))
 	}
 	if len(all["base"]) > 0 {
 		fmt.Printf("\npushgate vs base (%s), same rounds: req/s %.2fx, server CPU per request %.2fx; per round req/s:", o.base, mean("pushgate", rps)/mean("base", rps), mean("pushgate", cpu)/mean("base", cpu))
