@@ -44,20 +44,20 @@ import (
 //
 // The tree it builds shares one string copy of body (tags and text are
 // substrings of it, text with references is decoded into strings of its
-// own) and allocates the elements, the character data and the elements'
-// child lists in one slice each; each element's Child has exactly the
-// capacity of its children, so appending to it later reallocates rather
-// than writing over a neighbour's.
+// own) and allocates the elements, the character data and the child lists
+// in one slice each; each element's (and the document's) Child has exactly
+// the capacity of its children, so appending to it later reallocates
+// rather than writing over a neighbour's.
 func fastXML(body []byte) (doc *etree.Document, ok bool) {
-	s := string(body)
-	p := fastParser{s: s}
-	// Every token but text starts with '<', and text is followed by '<' or
-	// ends the body: at most twice as many tokens as '<', plus one.
-	p.toks = make([]fastTok, 0, 2*strings.Count(s, "<")+1)
-	if !p.scan() {
+	// The tokens of most pushes fit in buf, on the stack; longer ones grow
+	// toks on the heap.
+	var buf [128]fastTok
+	var p fastParser
+	toks, ok := p.scan(string(body), buf[:0])
+	if !ok {
 		return nil, false
 	}
-	return p.build(), true
+	return p.build(toks), true
 }
 
 // fastKind is the kind of a fastTok.
@@ -83,19 +83,17 @@ type fastTok struct {
 // fastParser scans a body into tokens (scan), then builds etree's tree
 // from them (build).
 type fastParser struct {
-	s    string
-	toks []fastTok
 	// Counts for build's allocations: elements, character data, children
 	// of elements, children of the document.
 	nElems, nTexts, nKids, nDocKids int
 }
 
-// scan reads the whole body into p.toks, and reports whether it lies in
-// the subset fastXML accepts.
-func (p *fastParser) scan() bool {
-	s := p.s
+// scan appends the tokens of s to toks, and reports whether s lies in the
+// subset fastXML accepts. (toks is a local slice rather than a field of p
+// so that fastXML's buffer can stay on the stack.)
+func (p *fastParser) scan(s string, toks []fastTok) ([]fastTok, bool) {
 	var (
-		open     [MaxDepth]int // p.toks indexes of the open elements' fastStart
+		open     [MaxDepth]int // toks indexes of the open elements' fastStart
 		depth    int
 		rootDone bool
 		declDone bool
@@ -107,8 +105,12 @@ func (p *fastParser) scan() bool {
 			p.nDocKids++
 			return
 		}
-		p.toks[open[depth-1]].kids++
+		toks[open[depth-1]].kids++
 		p.nKids++
+	}
+	text := func(data string) {
+		toks = append(toks, fastTok{kind: fastText, data: data})
+		p.nTexts++
 	}
 	for i := 0; i < len(s); {
 		if s[i] != '<' {
@@ -120,36 +122,36 @@ func (p *fastParser) scan() bool {
 					j++
 				}
 				if j < len(s) && s[j] != '<' {
-					return false
+					return nil, false
 				}
-				p.text(s[i:j])
+				text(s[i:j])
 				child()
 				i = j
 				continue
 			}
 			data, j, ok := scanText(s, i)
 			if !ok || j == len(s) { // EOF inside an element
-				return false
+				return nil, false
 			}
-			p.text(data)
+			text(data)
 			child()
 			i = j
 			continue
 		}
 		if i+1 >= len(s) {
-			return false
+			return nil, false
 		}
 		switch s[i+1] {
 		case '/': // an end tag
 			name, j := scanName(s, i+2)
-			if name == "" || depth == 0 || p.toks[open[depth-1]].data != name {
-				return false
+			if name == "" || depth == 0 || toks[open[depth-1]].data != name {
+				return nil, false
 			}
 			j = scanSpace(s, j)
 			if j >= len(s) || s[j] != '>' {
-				return false
+				return nil, false
 			}
-			p.toks = append(p.toks, fastTok{kind: fastEnd})
+			toks = append(toks, fastTok{kind: fastEnd})
 			depth--
 			if depth == 0 {
 				rootDone = true
@@ -157,39 +159,39 @@ func (p *fastParser) scan() bool {
 			i = j + 1
 		case '?': // only the XML declaration, once, before the root
 			if depth != 0 || rootDone || declDone {
-				return false
+				return nil, false
 			}
 			inst, j, ok := scanDecl(s, i)
 			if !ok {
-				return false
+				return nil, false
 			}
-			p.toks = append(p.toks, fastTok{kind: fastDecl, data: inst})
+			toks = append(toks, fastTok{kind: fastDecl, data: inst})
 			child()
 			declDone = true
 			i = j
 		case '!': // only CDATA, inside the root
 			const open, close = "<![CDATA[", "]]>"
 			if depth == 0 || !strings.HasPrefix(s[i:], open) {
-				return false
+				return nil, false
 			}
 			k := strings.Index(s[i+len(open):], close)
 			if k < 0 {
-				return false
+				return nil, false
 			}
 			data := s[i+len(open) : i+len(open)+k]
 			if !cdataChars(data) {
-				return false
+				return nil, false
 			}
-			p.text(data)
+			text(data)
 			child()
 			i += len(open) + k + len(close)
 		default: // a start tag
 			if depth == 0 && rootDone {
-				return false // a second root: parseXML refuses it
+				return nil, false // a second root: parseXML refuses it
 			}
 			name, j := scanName(s, i+1)
 			if name == "" || depth == MaxDepth {
-				return false // etree: ErrMaxDepth
+				return nil, false // etree: ErrMaxDepth
 			}
 			j = scanSpace(s, j)
 			selfClosed := false
@@ -200,49 +202,43 @@ func (p *fastParser) scan() bool {
 				selfClosed = true
 				j += 2
 			default: // an attribute, or the end of the body
-				return false
+				return nil, false
 			}
 			child()
-			p.toks = append(p.toks, fastTok{kind: fastStart, data: name})
+			toks = append(toks, fastTok{kind: fastStart, data: name})
 			p.nElems++
 			if selfClosed {
-				p.toks = append(p.toks, fastTok{kind: fastEnd})
+				toks = append(toks, fastTok{kind: fastEnd})
 				if depth == 0 {
 					rootDone = true
 				}
 			} else {
-				open[depth] = len(p.toks) - 1
+				open[depth] = len(toks) - 1
 				depth++
 			}
 			i = j
 		}
 	}
-	return depth == 0 && rootDone
+	return toks, depth == 0 && rootDone
 }
 
-// text adds a fastText token.
-func (p *fastParser) text(data string) {
-	p.toks = append(p.toks, fastTok{kind: fastText, data: data})
-	p.nTexts++
-}
-
-// build makes etree's tree of p.toks: the same tokens, in the same order,
+// build makes etree's tree of toks: the same tokens, in the same order,
 // with the same fields, parents and indexes as etree's readFrom gives
 // them (it adds every token to its parent as it reads it, with addChild;
 // AddChild does the same here).
-func (p *fastParser) build() *etree.Document {
+func (p *fastParser) build(toks []fastTok) *etree.Document {
 	doc := etree.NewDocument()
 	doc.ReadSettings.MaxDepth = MaxDepth
-	doc.Child = make([]etree.Token, 0, p.nDocKids)
 	var (
 		elems = make([]etree.Element, p.nElems)
 		texts = make([]etree.CharData, p.nTexts)
-		kids  = make([]etree.Token, p.nKids)
+		kids  = make([]etree.Token, p.nDocKids+p.nKids)
 		stack [MaxDepth + 1]*etree.Element
 		depth int
 	)
+	doc.Child, kids = kids[:0:p.nDocKids], kids[p.nDocKids:]
 	stack[0] = &doc.Element
-	for _, t := range p.toks {
+	for _, t := range toks {
 		top := stack[depth]
 		switch t.kind {
 		case fastStart:
