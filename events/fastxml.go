@@ -170,28 +170,31 @@ func (p *fastParser) scan(s string, toks []fastTok) ([]fastTok, bool) {
 			declDone = true
 			i = j
 		case '!': // only CDATA, inside the root
-			const open, close = "<![CDATA[", "]]>"
-			if depth == 0 || !strings.HasPrefix(s[i:], open) {
+			const cdata, end = "<![CDATA[", "]]>"
+			if depth == 0 || !strings.HasPrefix(s[i:], cdata) {
 				return nil, false
 			}
-			k := strings.Index(s[i+len(open):], close)
+			k := strings.Index(s[i+len(cdata):], end)
 			if k < 0 {
 				return nil, false
 			}
-			data := s[i+len(open) : i+len(open)+k]
+			data := s[i+len(cdata) : i+len(cdata)+k]
 			if !cdataChars(data) {
 				return nil, false
 			}
 			text(data)
 			child()
-			i += len(open) + k + len(close)
+			i += len(cdata) + k + len(end)
 		default: // a start tag
 			if depth == 0 && rootDone {
 				return nil, false // a second root: parseXML refuses it
 			}
 			name, j := scanName(s, i+1)
-			if name == "" || depth == MaxDepth {
-				return nil, false // etree: ErrMaxDepth
+			if name == "" {
+				return nil, false
+			}
+			if depth == MaxDepth {
+				return nil, false // etree refuses it: ErrMaxDepth
 			}
 			j = scanSpace(s, j)
 			selfClosed := false

@@ -342,7 +342,10 @@ func TestFastXMLParseXML(t *testing.T) {
 }
 
 // FuzzFastXML checks that whatever fastXML takes, etree takes too, into
-// the same tree (and so that it takes nothing etree refuses).
+// the same tree (and so that it takes nothing etree refuses). Besides the
+// body itself it tries the body as an element's text, as a CDATA section,
+// as a declaration's pseudo-attributes and as a tag, where random bytes
+// are far likelier to land in what fastXML takes than as a whole body.
 func FuzzFastXML(f *testing.F) {
 	for _, c := range fastCases {
 		f.Add([]byte(c.body))
@@ -350,7 +353,19 @@ func FuzzFastXML(f *testing.F) {
 	for _, body := range xmlFiles(f) {
 		f.Add(body)
 	}
+	for _, part := range []string{"x&amp;y", "]]&gt;", "&#x1F600;", "中文", "a\n\tb", `version="1.0"`, "a.b-c"} {
+		f.Add([]byte(part))
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		checkFast(t, "fuzz", body)
+		for _, wrap := range [][2]string{
+			{"<xml><a>", "</a></xml>"},
+			{"<xml>\n<a><![CDATA[", "]]></a>\n</xml>"},
+			{"<?xml ", "?><xml/>"},
+			{"<xml><", "/></xml>"},
+			{"<xml><", ">x</a></xml>"},
+		} {
+			checkFast(t, "fuzz "+wrap[0], []byte(wrap[0]+string(body)+wrap[1]))
+		}
 	})
 }
