@@ -158,7 +158,22 @@ func Decode(body []byte, f Format) (Event, error) {
 	return e, nil
 }
 
+// parseXML parses an XML push into etree's tree and checks its top level
+// (xmlRoot). The XML WeChat sends takes fastXML's path, anything else
+// etree's; fastXML builds the tree etree would.
 func parseXML(body []byte) (value, error) {
+	doc, ok := fastXML(body)
+	if !ok {
+		var err error
+		if doc, err = etreeXML(body); err != nil {
+			return value{}, err
+		}
+	}
+	return xmlRoot(doc)
+}
+
+// etreeXML parses body with etree, elements nested at most MaxDepth deep.
+func etreeXML(body []byte) (*etree.Document, error) {
 	doc := etree.NewDocument()
 	doc.ReadSettings.MaxDepth = MaxDepth
 	if err := doc.ReadFromBytes(body); err != nil {
@@ -166,8 +181,14 @@ func parseXML(body []byte) (value, error) {
 		if errors.Is(err, etree.ErrMaxDepth) {
 			reason = "elements nest deeper than the limit of 32"
 		}
-		return value{}, &MalformedError{Format: XML, Reason: reason}
+		return nil, &MalformedError{Format: XML, Reason: reason}
 	}
+	return doc, nil
+}
+
+// xmlRoot returns the root element of a parsed push, refusing directives,
+// more than one root element and text outside it.
+func xmlRoot(doc *etree.Document) (value, error) {
 	var root *etree.Element
 	for _, t := range doc.Child {
 		switch t := t.(type) {
