@@ -27,9 +27,11 @@ RETURNING id`
 const bulkUpdateAttemptedSQL = `UPDATE events e SET attempts = e.attempts + v.n, status = v.status,
  last_error = v.last_error,
  handled_at = CASE WHEN v.ok THEN v.handled_at ELSE e.handled_at END,
- reply = CASE WHEN v.ok THEN v.reply ELSE e.reply END
-FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::bool[], $6::timestamptz[], $7::bytea[])
- AS v(id, n, status, last_error, ok, handled_at, reply)
+ reply = CASE WHEN v.ok THEN v.reply ELSE e.reply END,
+ recovery_until = CASE WHEN v.retry THEN v.recovery_until ELSE e.recovery_until END
+FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::bool[], $6::timestamptz[], $7::bytea[],
+ $8::bool[], $9::timestamptz[])
+ AS v(id, n, status, last_error, ok, handled_at, reply, retry, recovery_until)
 WHERE e.id = v.id
 RETURNING e.id`
 
@@ -201,14 +203,17 @@ func (s *Store) bulkAttempts(b *batchTx, atts []*writeOp) error {
 	if len(atts) < 2 {
 		return nil
 	}
-	// Fold the attempts on each event, in order, into one update.
+	// Fold the attempts on each event, in order, into one update that sets
+	// what stmtAttemptHandled, stmtAttemptRetry and stmtAttemptFailed would.
 	type fold struct {
 		n         int
 		status    string
 		lastError string
-		ok        bool
+		ok        bool // handled_at and reply: the last handled attempt's
 		handledAt time.Time
 		reply     []byte
+		retry     bool // recovery_until: the last retry's RetryAt
+		until     time.Time
 	}
 	folds := make(map[int64]*fold, len(atts))
 	var order []int64
@@ -221,25 +226,31 @@ func (s *Store) bulkAttempts(b *batchTx, atts []*writeOp) error {
 			order = append(order, a.EventID)
 		}
 		f.n++
-		f.status, f.lastError = StatusFailed, a.Err
-		if a.Err == "" {
+		f.lastError = a.Err
+		switch {
+		case a.Err == "":
 			f.status, f.ok = StatusHandled, true
 			f.handledAt, f.reply = dbTime(a.Started.Add(a.Duration)), nullBytes(a.Reply)
+		case !a.RetryAt.IsZero():
+			f.status, f.retry, f.until = StatusReceived, true, dbTime(a.RetryAt)
+		default:
+			f.status = StatusFailed
 		}
 	}
 	var (
 		ns                 []int32
 		statuses, lastErrs []string
-		oks                []bool
-		handled            []time.Time
+		oks, retries       []bool
+		handled, untils    []time.Time
 		replies            [][]byte
 	)
 	for _, id := range order {
 		f := folds[id]
 		ns, statuses, lastErrs = append(ns, int32(f.n)), append(statuses, f.status), append(lastErrs, f.lastError)
 		oks, handled, replies = append(oks, f.ok), append(handled, f.handledAt), append(replies, f.reply)
+		retries, untils = append(retries, f.retry), append(untils, f.until)
 	}
-	rows, err := b.tx.Query(bulkUpdateAttemptedSQL, order, ns, statuses, lastErrs, oks, handled, replies)
+	rows, err := b.tx.Query(bulkUpdateAttemptedSQL, order, ns, statuses, lastErrs, oks, handled, replies, retries, untils)
 	if err != nil {
 		return err
 	}

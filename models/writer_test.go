@@ -88,3 +88,69 @@ func TestBatchMixesSavesAndAttempts(t *testing.T) {
 		}
 	})
 }
+
+// TestBatchRetriesAsRowByRow: attempts that ask for a retry (RetryAt),
+// alone and among others on the same event, sharing one batch with other
+// attempts (so that PostgreSQL applies them with its array statements),
+// leave their events as one attempt at a time does: received, held off
+// recovery until the last retry's time, a later success keeping it.
+func TestBatchRetriesAsRowByRow(t *testing.T) {
+	eachDriver(t, func(t *testing.T, drv string) {
+		dsn := testDSN(t, drv)
+		s := openTest(t, drv, dsn, Options{})
+		ctx := context.Background()
+		x := mustSave(t, s, sampleEvent(1)).ID
+		y := mustSave(t, s, sampleEvent(2)).ID
+		z := mustSave(t, s, sampleEvent(3)).ID
+		release := stallWriter(t, s, drv, dsn)
+		var wg sync.WaitGroup
+		queued := 0
+		t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+		for _, a := range []Attempt{
+			{EventID: x, Started: t0, Err: "later", RetryAt: t0.Add(time.Hour)},
+			{EventID: y, Started: t0, Err: "first", RetryAt: t0.Add(time.Minute)},
+			{EventID: z, Started: t0, Duration: time.Second, Reply: []byte("z")},
+			{EventID: y, Started: t0.Add(time.Second), Err: "second", RetryAt: t0.Add(2 * time.Hour)},
+			{EventID: z, Started: t0.Add(time.Minute), Err: "again", RetryAt: t0.Add(3 * time.Hour)},
+			{EventID: z, Started: t0.Add(2 * time.Minute), Duration: time.Second},
+		} {
+			wg.Go(func() {
+				if err := s.RecordAttempt(ctx, a, true); err != nil {
+					t.Errorf("RecordAttempt(%+v) = %v", a, err)
+				}
+			})
+			queued++
+			waitFor(t, func() bool { return len(s.w.queue) == queued }, "a queued write")
+		}
+		before := s.w.batches.Load()
+		release()
+		wg.Wait()
+		if n := s.w.batches.Load() - before; n != 1 {
+			t.Errorf("the attempts took %d batches, want 1", n)
+		}
+		for _, c := range []struct {
+			id       int64
+			status   string
+			lastErr  string
+			attempts int
+			until    time.Time
+			handled  time.Time
+		}{
+			{x, StatusReceived, "later", 1, t0.Add(time.Hour), time.Time{}},
+			{y, StatusReceived, "second", 2, t0.Add(2 * time.Hour), time.Time{}},
+			{z, StatusHandled, "", 3, t0.Add(3 * time.Hour), t0.Add(2*time.Minute + time.Second)},
+		} {
+			ev, err := s.GetEvent(ctx, c.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Status != c.status || ev.LastError != c.lastErr || ev.Attempts != c.attempts ||
+				ev.RecoveryUntil == nil || !ev.RecoveryUntil.Equal(c.until) ||
+				(ev.HandledAt == nil) != c.handled.IsZero() || ev.HandledAt != nil && !ev.HandledAt.Equal(c.handled) {
+				t.Errorf("event %d: status %q last_error %q attempts %d recovery_until %v handled_at %v; want %q %q %d %v %v",
+					c.id, ev.Status, ev.LastError, ev.Attempts, ev.RecoveryUntil, ev.HandledAt,
+					c.status, c.lastErr, c.attempts, c.until, c.handled)
+			}
+		}
+	})
+}
