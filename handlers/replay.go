@@ -238,6 +238,11 @@ func (s *Server) replayBatch(ctx context.Context, ids []int64, sum *replaySummar
 	}
 	close(next)
 	wg.Wait()
+	// The attempts were queued, not waited for one by one: one wait for
+	// the page lets them share commits (see redispatchQuiet).
+	if err := s.store.Flush(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
 	done := make([]int64, 0, len(rows))
 	for _, r := range results {
 		switch {
@@ -269,13 +274,14 @@ func (s *Server) replayBatch(ctx context.Context, ids []int64, sum *replaySummar
 }
 
 // redispatchQuiet is Redispatch without reading the outcome back: it
-// returns once the attempt is committed.
+// returns once the attempt is queued for the writer (replayBatch waits for
+// the page's attempts at once, with Store.Flush).
 func (s *Server) redispatchQuiet(ctx context.Context, row *models.Event) error {
 	e, err := events.Decode(row.Raw, events.ParseFormat(row.Format))
 	if err != nil {
 		return fmt.Errorf("decoding stored event %d: %w", row.ID, err)
 	}
-	s.dispatch(ctx, e, infoOf(row, true), true)
+	s.dispatch(ctx, e, infoOf(row, true), false)
 	return nil
 }
 

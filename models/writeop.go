@@ -55,6 +55,17 @@ func putOp(op *writeOp) {
 	opPool.Put(op)
 }
 
+// Flush returns once every write queued before it (fire-and-forget ones
+// among them: RecordAttempt without wait) has been through a commit: written,
+// or failed and logged. If the batch it joins fails because of the database
+// it returns that error; attempts the writer holds then land later.
+func (s *Store) Flush(ctx context.Context) error {
+	if err := s.checkOpen("flush"); err != nil {
+		return err
+	}
+	return s.groupExec(ctx, true, func(context.Context, *sql.Tx) error { return nil })
+}
+
 // groupExec runs fn inside the next group-commit transaction. Sibling files use
 // it for writes that should share the writer's commit (and, on SQLite, avoid
 // competing with it for the write lock). fn may run more than once if its batch
