@@ -16,20 +16,27 @@ import (
 // writer's batches are never held up for long.
 const pruneChunk = 500
 
-// pruneYield is how long a prune leaves the writer to the pushes after each
-// chunk, in multiples of the time the chunk held it: with 2 the pushes keep
-// about two thirds of the writer's time while a large prune runs (with 1,
-// half: 200,000 rows pruned during ingest kept 0.75-0.87 of its rate on
-// SQLite, 0.77 on PostgreSQL, short of issue #15's 0.8).
-const pruneYield = 2
+// pruneYield is how long a prune leaves the writer to other writes after a
+// chunk that met them (pushes in the chunk's batch, taken while the chunk
+// was queued, or queued or announced when it ends; see pruneYieldAfter), in
+// multiples of the time the chunk held the writer: under a steady ingest the
+// prune then takes at most about a ninth of the writer's time. On an idle
+// writer it does not pause. (2, pausing after every chunk twice as long as
+// it took from its queuing, kept 0.72 of the ingest's rate pruning 1,000,000
+// rows on SQLite, short of issue #15's 0.8.) A variable so that
+// BenchmarkGrowthPruneDuringIngest can try others.
+var pruneYield = 8.0
 
 // PruneHandled deletes handled events (and their attempts) received before
 // olderThan, and returns how many events it deleted; and the nonce keys of
 // duplicates seen before olderThan (see UsedNonce). Events still received or
-// failed are never deleted. It works in chunks, each group-committed by the
-// writer and followed by a pause of twice the chunk's time, so that pushes
-// keep about two thirds of the writer's time; on PostgreSQL rows locked by another
-// replica are left for later.
+// failed are never deleted. It works in chunks of 500, each group-committed
+// by the writer. After a chunk that shared the writer with other writes
+// (pushes in its batch or waiting behind it), it pauses eight times as long
+// as the chunk held the writer, so that pushes keep about eight ninths of
+// the writer's time; while nothing else writes it runs chunk after chunk
+// without pausing. On PostgreSQL rows locked by another replica are left for
+// later.
 func (s *Store) PruneHandled(ctx context.Context, olderThan time.Time) (int64, error) {
 	n, err := s.pruneInChunks(ctx, &Event{}, "status = ? AND received_at < ?",
 		[]any{StatusHandled, dbTime(olderThan)}, &EventAttempt{}, "event_id")
@@ -121,8 +128,10 @@ func (s *Store) pruneInChunks(ctx context.Context, parent any, where string, arg
 	for {
 		var found int
 		var deleted int64
-		began := time.Now()
+		writes := s.w.writes.Load()
+		var held time.Time // when the writer began the chunk
 		err := s.groupExec(ctx, true, func(ctx context.Context, tx *sql.Tx) error {
+			held = time.Now()
 			found, deleted = 0, 0
 			g := s.gormTx(ctx, tx)
 			q := g.Model(parent).Where(where, args...).Order("id").Limit(pruneChunk)
@@ -153,14 +162,30 @@ func (s *Store) pruneInChunks(ctx context.Context, parent any, where string, arg
 		if found < pruneChunk {
 			return total, nil
 		}
-		// Leave the writer to the pushes for pruneYield times as long as
-		// the chunk held it: a prune of many rows then takes at most about
-		// a third of the writer's time instead of nearly all of it.
-		select {
-		case <-time.After(pruneYield * time.Since(began)):
-		case <-ctx.Done():
-			return total, ctx.Err()
+		if err := s.pruneYieldAfter(ctx, writes, held); err != nil {
+			return total, err
 		}
+	}
+}
+
+// pruneYieldAfter follows a prune's chunk, queued when the writer had taken
+// writes ops (writer.writes) and begun by it at held. If the writer had
+// other writes than the chunk (taken into its batches since, or queued, or
+// announced now), the prune leaves it to them for pruneYield times the time
+// since held (the chunk's statements, the rest of its batch, the commit);
+// else, the writer being idle, it goes on at once.
+func (s *Store) pruneYieldAfter(ctx context.Context, writes int64, held time.Time) error {
+	if !s.w.busySince(writes) {
+		return nil
+	}
+	s.pruneYields.Add(1)
+	t := time.NewTimer(time.Duration(pruneYield * float64(time.Since(held))))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -172,8 +197,10 @@ func (s *Store) pruneUsedNonces(ctx context.Context, olderThan time.Time) error 
  (SELECT nonce_key FROM used_nonces WHERE seen_at < ? LIMIT ` + strconv.Itoa(pruneChunk) + `)`)
 	for {
 		var n int64
-		began := time.Now()
+		writes := s.w.writes.Load()
+		var held time.Time
 		err := s.groupExec(ctx, true, func(ctx context.Context, tx *sql.Tx) error {
+			held = time.Now()
 			res, err := tx.ExecContext(ctx, q, dbTime(olderThan))
 			if err == nil {
 				n, err = res.RowsAffected()
@@ -183,10 +210,8 @@ func (s *Store) pruneUsedNonces(ctx context.Context, olderThan time.Time) error 
 		if err != nil || n < pruneChunk {
 			return err
 		}
-		select {
-		case <-time.After(pruneYield * time.Since(began)):
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := s.pruneYieldAfter(ctx, writes, held); err != nil {
+			return err
 		}
 	}
 }
