@@ -122,19 +122,25 @@ func (s *Store) TrimRejected(ctx context.Context, maxBytes int64) (int64, error)
 // pruneInChunks deletes the rows of parent's table matching where (with
 // args), pruneChunk at a time in id order, each chunk with the rows of
 // child's table (if any) whose childFK names them, in one group-committed
-// transaction. It returns how many parent rows it deleted.
+// transaction. It returns how many parent rows it deleted. Each chunk
+// looks for ids above the last one deleted: on PostgreSQL a walk from the
+// first id would step over the index entries of every row deleted so far
+// (dead until vacuumed, and autovacuum waits for a fifth of the table):
+// pruning 5,000,000 rows, 16 ms a chunk after 60,000 and growing. A row
+// skipped on the way (locked by another replica, or not yet matching) is
+// left for the next prune.
 func (s *Store) pruneInChunks(ctx context.Context, parent any, where string, args []any, child any, childFK string) (int64, error) {
-	var total int64
+	var total, after int64
 	for {
 		var found int
-		var deleted int64
+		var deleted, last int64
 		writes := s.w.writes.Load()
 		var held time.Time // when the writer began the chunk
 		err := s.groupExec(ctx, true, func(ctx context.Context, tx *sql.Tx) error {
 			held = time.Now()
 			found, deleted = 0, 0
 			g := s.gormTx(ctx, tx)
-			q := g.Model(parent).Where(where, args...).Order("id").Limit(pruneChunk)
+			q := g.Model(parent).Where(where, args...).Where("id > ?", after).Order("id").Limit(pruneChunk)
 			if s.driver == DriverPostgres {
 				q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked})
 			}
@@ -146,6 +152,7 @@ func (s *Store) pruneInChunks(ctx context.Context, parent any, where string, arg
 			if found == 0 {
 				return nil
 			}
+			last = ids[found-1]
 			if child != nil {
 				if err := g.Where(childFK+" IN ?", ids).Delete(child).Error; err != nil {
 					return err
@@ -158,7 +165,7 @@ func (s *Store) pruneInChunks(ctx context.Context, parent any, where string, arg
 		if err != nil {
 			return total, err
 		}
-		total += deleted
+		total, after = total+deleted, last
 		if found < pruneChunk {
 			return total, nil
 		}
