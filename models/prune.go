@@ -31,12 +31,13 @@ var pruneYield = 8.0
 // olderThan, and returns how many events it deleted; and the nonce keys of
 // duplicates seen before olderThan (see UsedNonce). Events still received or
 // failed are never deleted. It works in chunks of 500, each group-committed
-// by the writer. After a chunk that shared the writer with other writes
-// (pushes in its batch or waiting behind it), it pauses eight times as long
-// as the chunk held the writer, so that pushes keep about eight ninths of
-// the writer's time; while nothing else writes it runs chunk after chunk
-// without pausing. On PostgreSQL rows locked by another replica are left for
-// later.
+// by the writer, in id order, each after the last one. After a chunk that
+// met other writes (pushes in its batch, taken by the writer while the chunk
+// was queued, or queued or announced when it ends), it pauses eight times as
+// long as the chunk held the writer, so that pushes keep about eight ninths
+// of the writer's time; while nothing else writes it runs chunk after chunk
+// without pausing. Rows locked by another replica (PostgreSQL) or not yet
+// handled when the walk passed them are left for the next prune.
 func (s *Store) PruneHandled(ctx context.Context, olderThan time.Time) (int64, error) {
 	n, err := s.pruneInChunks(ctx, &Event{}, "status = ? AND received_at < ?",
 		[]any{StatusHandled, dbTime(olderThan)}, &EventAttempt{}, "event_id")
