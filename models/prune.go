@@ -129,9 +129,10 @@ func (s *Store) TrimRejected(ctx context.Context, maxBytes int64) (int64, error)
 // writer, above the last id of the chunk before; the writer's transaction
 // then only checks them again by id (locking them on PostgreSQL, skipping
 // those another replica holds) and deletes them. The search may walk many
-// rows (at the end of a prune, every newer row, none matching: 7 s at
-// 1,000,000 rows on SQLite), which inside the transaction held the writer
-// and every push queued behind it; and a walk from the first id would step,
+// rows (at the end of a prune, every row newer than the last one deleted,
+// none matching: 31 s on SQLite, 7.6 s on PostgreSQL after pruning
+// 5,000,000 rows while pushes came in), which inside the transaction held
+// the writer and every push queued behind it; and a walk from the first id would step,
 // on PostgreSQL, over the index entries of every row deleted so far (dead
 // until vacuumed). A row skipped on the way (locked, or not yet matching)
 // is left for the next prune.
