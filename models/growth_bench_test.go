@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -291,9 +292,17 @@ func TestListEventsFilterPlanUsesAccountEventIndex(t *testing.T) {
 // BenchmarkGrowthPruneDuringIngest builds PUSHGATE_BENCH_PRUNE_ROWS
 // (default 5,000,000; never cached: the prune deletes them) handled
 // events, all older than the retention, then ingests from 50 goroutines
-// (each waiting for its commit): first alone (20,000 pushes), then while
-// PruneHandled deletes every built event, until the prune returns. It
-// reports both ingest rates, their ratio and the prune's rows/s.
+// (each waiting for its commit) while windows alternate, in the same run:
+// ingest alone for PUSHGATE_BENCH_ALONE_WINDOW (default 5s), then ingest
+// while PruneHandled deletes the built events for
+// PUSHGATE_BENCH_PRUNE_WINDOW (default 10s; the prune is cancelled at the
+// window's end and the next prune window prunes what is left), until the
+// prune returns by itself; one last alone window follows. On a shared
+// machine whose load drifts during a long prune, alone and pruning are
+// then measured under the same drift. It reports both ingest rates (pushes
+// over the windows' time), their ratio, the range of the per-window ratios
+// (a prune window's rate against the mean of the alone windows around
+// it), and the prune's rows/s over its windows' time.
 func BenchmarkGrowthPruneDuringIngest(b *testing.B) {
 	n := 5_000_000
 	if v := os.Getenv("PUSHGATE_BENCH_PRUNE_ROWS"); v != "" {
@@ -302,59 +311,110 @@ func BenchmarkGrowthPruneDuringIngest(b *testing.B) {
 			b.Fatalf("PUSHGATE_BENCH_PRUNE_ROWS=%q: %v", v, err)
 		}
 	}
+	window := func(env string, def time.Duration) time.Duration {
+		if v := os.Getenv(env); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				b.Fatalf("%s=%q: %v", env, v, err)
+			}
+			return d
+		}
+		return def
+	}
+	aloneW := window("PUSHGATE_BENCH_ALONE_WINDOW", 5*time.Second)
+	pruneW := window("PUSHGATE_BENCH_PRUNE_WINDOW", 10*time.Second)
+	if v := os.Getenv("PUSHGATE_BENCH_PRUNE_YIELD"); v != "" {
+		var err error
+		if pruneYield, err = strconv.ParseFloat(v, 64); err != nil {
+			b.Fatalf("PUSHGATE_BENCH_PRUNE_YIELD=%q: %v", v, err)
+		}
+	}
 	for _, drv := range drivers {
 		b.Run(drv, func(b *testing.B) {
 			s, _ := newTestStore(b, drv)
 			fillEvents(b, s, n)
-			var next atomic.Int64
-			ingest := func(stop func() bool) float64 {
-				const workers = 50
-				var wg sync.WaitGroup
-				var done atomic.Int64
-				start := time.Now()
-				for range workers {
-					wg.Go(func() {
-						for !stop() {
-							i := int(next.Add(1))
-							e := sampleEvent(i)
-							e.Account = growthAccounts[i%10]
-							if _, err := s.SaveEvent(context.Background(), e); err != nil {
-								b.Error(err)
-								return
-							}
-							done.Add(1)
-						}
-					})
-				}
-				wg.Wait()
-				return float64(done.Load()) / time.Since(start).Seconds()
-			}
 			b.ResetTimer()
-			var alone atomic.Int64
-			rate0 := ingest(func() bool { return alone.Add(1) > 20_000 })
-			var pruned atomic.Bool
-			var deleted int64
-			var pruneTook time.Duration
-			go func() {
-				defer pruned.Store(true)
-				t0 := time.Now()
-				var err error
-				deleted, err = s.PruneHandled(context.Background(), time.Now().Add(-30*time.Minute))
-				pruneTook = time.Since(t0)
-				if err != nil {
-					b.Error(err)
+			var next, done atomic.Int64
+			var stop atomic.Bool
+			var wg sync.WaitGroup
+			for range 50 {
+				wg.Go(func() {
+					for !stop.Load() {
+						i := int(next.Add(1))
+						e := sampleEvent(i)
+						e.Account = growthAccounts[i%10]
+						if _, err := s.SaveEvent(context.Background(), e); err != nil {
+							b.Error(err)
+							return
+						}
+						done.Add(1)
+					}
+				})
+			}
+			cutoff := time.Now().Add(-30 * time.Minute)
+			var (
+				aloneN, pruneN     int64
+				aloneT, pruneT     time.Duration
+				deleted            int64
+				aloneRates, ratios []float64
+				finished           bool
+				lastLog            time.Time
+			)
+			start := time.Now()
+			for !b.Failed() {
+				c0, t0 := done.Load(), time.Now()
+				time.Sleep(aloneW)
+				c, t := done.Load()-c0, time.Since(t0)
+				aloneN, aloneT = aloneN+c, aloneT+t
+				aloneRates = append(aloneRates, float64(c)/t.Seconds())
+				if k := len(aloneRates); k > 1 {
+					ratios[k-2] /= (aloneRates[k-2] + aloneRates[k-1]) / 2
 				}
-			}()
-			rate1 := ingest(pruned.Load)
-			if deleted != int64(n) {
-				b.Errorf("PruneHandled deleted %d events, want %d", deleted, n)
+				if finished {
+					break
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), pruneW)
+				c0, t0 = done.Load(), time.Now()
+				got, err := s.PruneHandled(ctx, cutoff)
+				c, t = done.Load()-c0, time.Since(t0)
+				cancel()
+				pruneN, pruneT, deleted = pruneN+c, pruneT+t, deleted+got
+				ratios = append(ratios, float64(c)/t.Seconds())
+				switch {
+				case err == nil:
+					finished = true
+				case !errors.Is(err, context.DeadlineExceeded):
+					b.Fatal(err)
+				}
+				if time.Since(lastLog) > time.Minute || finished {
+					lastLog = time.Now()
+					b.Logf("%s after %v: pruned %d (%.0f rows/s over %v of prune windows); ingest alone %.0f pushes/s, during the prune %.0f (%.2f) (load average %s)",
+						drv, time.Since(start).Round(time.Second), deleted, float64(deleted)/pruneT.Seconds(), pruneT.Round(time.Second),
+						float64(aloneN)/aloneT.Seconds(), float64(pruneN)/pruneT.Seconds(), float64(pruneN)/pruneT.Seconds()/(float64(aloneN)/aloneT.Seconds()), loadAvg())
+				}
+			}
+			stop.Store(true)
+			wg.Wait()
+			var left int64
+			if err := s.db.Model(&Event{}).Where("status = ? AND received_at < ?", StatusHandled, dbTime(cutoff)).Count(&left).Error; err != nil {
+				b.Fatal(err)
+			}
+			if left != 0 {
+				b.Errorf("%d built events left after the prune (it reported %d deleted of %d)", left, deleted, n)
+			}
+			rate0, rate1 := float64(aloneN)/aloneT.Seconds(), float64(pruneN)/pruneT.Seconds()
+			slices.Sort(ratios)
+			var lo, med, hi float64
+			if k := len(ratios); k > 0 {
+				lo, med, hi = ratios[0], ratios[k/2], ratios[k-1]
 			}
 			b.ReportMetric(rate0, "alone-pushes/s")
 			b.ReportMetric(rate1, "pruning-pushes/s")
 			b.ReportMetric(rate1/rate0, "ratio")
-			b.ReportMetric(float64(deleted)/pruneTook.Seconds(), "pruned/s")
-			b.Logf("%s: ingest alone %.0f pushes/s, during the prune %.0f (%.2f); pruned %d in %v (load average %s)",
-				drv, rate0, rate1, rate1/rate0, deleted, pruneTook.Round(time.Second), loadAvg())
+			b.ReportMetric(float64(n)/pruneT.Seconds(), "pruned/s")
+			b.Logf("%s: ingest alone %.0f pushes/s, during the prune %.0f (%.2f; per window median %.2f, %.2f-%.2f over %d windows); pruned %d in %v of prune windows (%.0f rows/s, %d pauses), %v in all (load average %s)",
+				drv, rate0, rate1, rate1/rate0, med, lo, hi, len(ratios), n, pruneT.Round(time.Second), float64(n)/pruneT.Seconds(),
+				s.pruneYields.Load(), time.Since(start).Round(time.Second), loadAvg())
 		})
 	}
 }

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"testing"
 	"time"
@@ -127,6 +128,91 @@ func TestPruneDeliveries(t *testing.T) {
 			if err != nil || (len(atts) == 0) != gone {
 				t.Errorf("delivery %d: %d attempts left, %v; want gone=%v", i, len(atts), err, gone)
 			}
+		}
+	})
+}
+
+// TestPruneIdleDoesNotPause: a prune of several chunks on a store nothing
+// else writes to never leaves the writer (no pause between its chunks).
+func TestPruneIdleDoesNotPause(t *testing.T) {
+	eachDriver(t, func(t *testing.T, drv string) {
+		s, _ := newTestStore(t, drv)
+		const n = 3*pruneChunk + 17
+		fillEvents(t, s, n)
+		got, err := s.PruneHandled(context.Background(), time.Now())
+		if err != nil || got != n {
+			t.Fatalf("PruneHandled = %d, %v; want %d, nil", got, err, n)
+		}
+		if y := s.pruneYields.Load(); y != 0 {
+			t.Errorf("the prune paused %d times on an idle store, want 0", y)
+		}
+	})
+}
+
+// TestPruneYieldsToWaitingPushes: a prune chunk committed in a batch with
+// pushes leaves the writer to them afterwards (one pause); its later
+// chunks, with nothing else to write, run without a pause.
+func TestPruneYieldsToWaitingPushes(t *testing.T) {
+	eachDriver(t, func(t *testing.T, drv string) {
+		s, _ := newTestStore(t, drv)
+		ctx := context.Background()
+		const n = 3*pruneChunk + 17
+		fillEvents(t, s, n)
+
+		// Hold the writer in a batch of its own while pushes, then the
+		// prune's first chunk, queue behind it.
+		entered, release := make(chan struct{}), make(chan struct{})
+		holdDone := make(chan error, 1)
+		go func() {
+			holdDone <- s.groupExec(ctx, true, func(context.Context, *sql.Tx) error {
+				close(entered)
+				<-release
+				return nil
+			})
+		}()
+		<-entered
+		const pushes = 20
+		pushErrs := make(chan error, pushes)
+		for i := range pushes {
+			go func() {
+				_, err := s.SaveEvent(ctx, sampleEvent(i))
+				pushErrs <- err
+			}()
+		}
+		waitQueued := func(want int) {
+			t.Helper()
+			for deadline := time.Now().Add(10 * time.Second); len(s.w.queue) < want; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d writes queued, want %d", len(s.w.queue), want)
+				}
+			}
+		}
+		waitQueued(pushes)
+		type result struct {
+			n   int64
+			err error
+		}
+		pruned := make(chan result, 1)
+		go func() {
+			n, err := s.PruneHandled(ctx, time.Now())
+			pruned <- result{n, err}
+		}()
+		waitQueued(pushes + 1)
+		close(release)
+		if err := <-holdDone; err != nil {
+			t.Fatal(err)
+		}
+		for range pushes {
+			if err := <-pushErrs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := <-pruned
+		if r.err != nil || r.n != n {
+			t.Fatalf("PruneHandled = %d, %v; want %d, nil", r.n, r.err, n)
+		}
+		if y := s.pruneYields.Load(); y != 1 {
+			t.Errorf("the prune paused %d times, want 1 (after its first chunk, committed with %d pushes; none after the later ones, alone on the writer)", y, pushes)
 		}
 	})
 }

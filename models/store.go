@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
@@ -110,7 +111,8 @@ type Store struct {
 	ids            *idGen
 	flight         inflight // events being saved, for EventHorizon
 	w              *writer
-	borrowed       bool // the pool is the caller's (OpenDB): Close leaves it open
+	pruneYields    atomic.Int64 // pauses of the prunes for other writes (see pruneYieldAfter); tests watch it
+	borrowed       bool         // the pool is the caller's (OpenDB): Close leaves it open
 	closeOnce      sync.Once
 
 	listColsOnce sync.Once // initListColumns

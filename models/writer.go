@@ -151,6 +151,14 @@ func (w *writer) isPending(id int64) bool {
 	return w.pending[id] > 0
 }
 
+// busySince reports whether the writer has other writes to do than one op
+// of the caller's: whether it took more than one op into its batches since
+// writes counted before (see writer.writes), or has ops queued, or saves
+// announced (ExpectSave).
+func (w *writer) busySince(before int64) bool {
+	return w.writes.Load()-before > 1 || len(w.queue) > 0 || w.expected.Load() > 0
+}
+
 // close stops accepting writes, lets the writer commit what is queued and
 // waits for it to stop.
 func (w *writer) close() {
