@@ -61,7 +61,9 @@ func TestAttemptsHeldWhileDatabaseFails(t *testing.T) {
 		release()
 		waitFor(t, func() bool {
 			for _, id := range ids {
-				if ev, err := s.GetEvent(ctx, id); err != nil || ev.Status == StatusReceived {
+				// The commit is visible a moment before the writer hands
+				// the op its outcome (and stops counting it pending).
+				if ev, err := s.GetEvent(ctx, id); err != nil || ev.Status == StatusReceived || s.AttemptPending(id) {
 					return false
 				}
 			}
