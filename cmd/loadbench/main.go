@@ -68,7 +68,7 @@ func main() {
 	flag.StringVar(&o.loader, "loader", "auto", "wrk, go (this program's loader: the fallback, and for CPU profiles) or auto (wrk when installed)")
 	flag.StringVar(&o.peer, "peer", "", "directory of the peer module to build and load in the same rounds (bench/peers/silenceper)")
 	flag.StringVar(&o.logLevel, "log-level", "warn", "PUSHGATE_LOG_LEVEL of the measured pushgate")
-	flag.IntVar(&o.maxRate, "max-rate", 60000, "wrk: signed nonces written per second of a run (more than any server answers)")
+	flag.IntVar(&o.maxRate, "max-rate", 120000, "wrk: signed nonces written per second of a run (more than any server answers)")
 	target := flag.String("target", "", "load this running server (base URL, WeChat token "+token+") for -d with the Go loader and exit")
 	flag.Parse()
 	if *target != "" {
