@@ -36,10 +36,10 @@ bench: build ## go benchmarks, then the HTTP load benchmark (bare net/http, the 
 	$(GO) test -run XXX -bench PostWechat -benchmem ./handlers
 	$(GO) test -run XXX -bench . ./notify
 	$(GO) test -run XXX -bench AwaitWaiters -benchtime 1x ./bridge
-	$(BIN)/loadbench -pushgate $(BIN)/pushgate -peer bench/peers/silenceper $(LOADBENCH_FLAGS)
+	$(BIN)/loadbench -pushgate $(BIN)/pushgate -peer bench/peers/silenceper -floor $(LOADBENCH_FLAGS)
 
-bench-load: build ## only the HTTP load benchmark: wrk when installed, bare vs peer (builds bench/peers/silenceper: needs the module proxy) vs pushgate
-	$(BIN)/loadbench -pushgate $(BIN)/pushgate -peer bench/peers/silenceper $(LOADBENCH_FLAGS)
+bench-load: build ## only the HTTP load benchmark: wrk when installed, bare vs peer (builds bench/peers/silenceper: needs the module proxy) vs the durable floor vs pushgate
+	$(BIN)/loadbench -pushgate $(BIN)/pushgate -peer bench/peers/silenceper -floor $(LOADBENCH_FLAGS)
 
 tidy: ## go mod tidy
 	$(GO) mod tidy

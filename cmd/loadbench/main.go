@@ -6,6 +6,11 @@
 //	make bench-load
 //	go build -o bin/pushgate ./cmd/pushgate && go run ./cmd/loadbench -pushgate bin/pushgate -peer bench/peers/silenceper
 //
+// With -floor the durable floor is loaded too (floor.go): net/http that
+// commits each signed push's raw body to SQLite (WAL, synchronous=FULL,
+// group commit) before answering and does nothing else, the least a
+// receiver that stores every push before its answer spends here.
+//
 // With -base OTHER_BINARY a second pushgate (say, main's, built from another
 // checkout) is loaded in the same rounds on its own SQLite file, and the
 // output adds pushgate/base per round: compare two builds on a noisy machine.
