@@ -189,10 +189,11 @@ type replaySummary struct {
 }
 
 // replayBatch is how many events a bulk replay reads at once, and
-// replayWorkers how many it dispatches at the same time: each dispatch
-// waits for its attempt's commit, and the writer commits the attempts of
-// the dispatches waiting together in one transaction, where one at a time
-// would cost a commit (an fsync on SQLite) each.
+// replayWorkers how many it dispatches at the same time (handlers that wait
+// on something overlap). A dispatch queues its attempt without waiting for
+// its commit; the page waits once for all of them (Store.Flush), so the
+// writer commits them together, where one at a time would cost a commit (an
+// fsync on SQLite) each.
 const (
 	replayBatch   = 500
 	replayWorkers = 64
