@@ -53,3 +53,34 @@ func TestFlushWaitsForQueuedAttempts(t *testing.T) {
 		}
 	})
 }
+
+// TestFlushWaitsOutDatabaseTrouble: while the database refuses writes,
+// Flush keeps waiting (the writer holds the queued attempts) instead of
+// returning the batch's error, and returns nil once the attempts land.
+func TestFlushWaitsOutDatabaseTrouble(t *testing.T) {
+	eachDriver(t, func(t *testing.T, drv string) {
+		dsn := failFastDSN(t, drv)
+		s := openTest(t, drv, dsn, Options{})
+		ctx := context.Background()
+		id := mustSave(t, s, sampleEvent(1)).ID
+		release := blockWriter(t, drv, dsn)
+		if err := s.RecordAttempt(ctx, Attempt{EventID: id, Started: time.Now()}, false); err != nil {
+			t.Fatal(err)
+		}
+		flushed := make(chan error, 1)
+		go func() { flushed <- s.Flush(ctx) }()
+		waitFor(t, func() bool { return s.w.troubles.Load() >= 2 }, "two batches to fail")
+		select {
+		case err := <-flushed:
+			t.Fatalf("Flush returned %v while the database failed", err)
+		default:
+		}
+		release()
+		if err := <-flushed; err != nil {
+			t.Fatalf("Flush after the database came back = %v", err)
+		}
+		if st, err := s.EventStatuses(ctx, []int64{id}); err != nil || st[id] != StatusHandled {
+			t.Fatalf("status after Flush = %q, %v; want handled", st[id], err)
+		}
+	})
+}

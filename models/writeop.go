@@ -3,8 +3,10 @@ package models
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // opKind says what a queued write does.
@@ -57,13 +59,28 @@ func putOp(op *writeOp) {
 
 // Flush returns once every write queued before it (fire-and-forget ones
 // among them: RecordAttempt without wait) has been through a commit: written,
-// or failed and logged. If the batch it joins fails because of the database
-// it returns that error; attempts the writer holds then land later.
+// or failed and logged. While the database fails (attempts are then held by
+// the writer, see writer.loop) it keeps trying, as a waited RecordAttempt
+// would, until a commit lands, ctx ends or the Store closes.
 func (s *Store) Flush(ctx context.Context) error {
-	if err := s.checkOpen("flush"); err != nil {
-		return err
+	backoff := retryBackoff
+	for {
+		if err := s.checkOpen("flush"); err != nil {
+			return err
+		}
+		err := s.groupExec(ctx, true, func(context.Context, *sql.Tx) error { return nil })
+		if err == nil || ctx.Err() != nil || errors.Is(err, ErrClosed) {
+			return err
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+		backoff = min(2*backoff, retryBackoffMax)
 	}
-	return s.groupExec(ctx, true, func(context.Context, *sql.Tx) error { return nil })
 }
 
 // groupExec runs fn inside the next group-commit transaction. Sibling files use
