@@ -195,7 +195,7 @@ type replaySummary struct {
 // writer commits them together, where one at a time would cost a commit (an
 // fsync on SQLite) each.
 const (
-	replayBatch   = 500
+	replayBatch   = 1000
 	replayWorkers = 64
 )
 
