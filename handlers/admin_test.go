@@ -220,7 +220,7 @@ func TestRecoverSkipsLivePushes(t *testing.T) {
 }
 
 // TestReplayMatchingProgress: POST /v1/replay with Accept:
-// application/x-ndjson answers a line of counts after each batch of 500,
+// application/x-ndjson answers a line of counts after each batch of 1,000,
 // then the totals; every matching event is dispatched once more, a failing
 // handler counted as failed.
 func TestReplayMatchingProgress(t *testing.T) {
@@ -233,10 +233,10 @@ func TestReplayMatchingProgress(t *testing.T) {
 		}
 		return nil, nil
 	}
-	const n = 1100
+	const n = 2100 // pages of 1,000: two whole, one of 100
 	for i := range n {
 		key := "p"
-		if i == 700 {
+		if i == 1500 {
 			key = "bad"
 		}
 		ts.push(t, "text/xml", clickBody(key, 5000+i))
@@ -268,7 +268,7 @@ func TestReplayMatchingProgress(t *testing.T) {
 		}
 		got = append(got, l)
 	}
-	want := []line{{n, 500, 500, 0, 0}, {n, 1000, 999, 1, 0}, {n, n, n - 1, 1, 0}}
+	want := []line{{n, 1000, 1000, 0, 0}, {n, 2000, 1999, 1, 0}, {n, n, n - 1, 1, 0}}
 	if !slices.Equal(got, want) {
 		t.Errorf("progress lines = %+v, want %+v", got, want)
 	}
