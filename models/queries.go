@@ -56,21 +56,8 @@ func (s *Store) GetEvents(ctx context.Context, ids []int64, columns ...string) (
 // replay reads every event it replays, and GORM's reflection cost more
 // than the query.
 func (s *Store) replayRows(ctx context.Context, ids []int64) ([]Event, error) {
-	var q strings.Builder
-	q.Grow(len(ReplayColumns)*16 + 2*len(ids) + 64)
-	q.WriteString("SELECT ")
-	q.WriteString(strings.Join(ReplayColumns, ", "))
-	q.WriteString(" FROM events WHERE id IN (")
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		if i > 0 {
-			q.WriteByte(',')
-		}
-		q.WriteByte('?')
-		args[i] = id
-	}
-	q.WriteString(") ORDER BY id")
-	rows, err := s.sqlDB.QueryContext(ctx, s.rebind(q.String()), args...)
+	q := "SELECT " + strings.Join(ReplayColumns, ", ") + " FROM events WHERE id IN (" + placeholders(len(ids)) + ") ORDER BY id"
+	rows, err := s.sqlDB.QueryContext(ctx, s.rebind(q), anys(ids)...)
 	if err != nil {
 		return nil, fmt.Errorf("models: get %d events: %w", len(ids), err)
 	}
