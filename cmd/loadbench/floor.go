@@ -56,6 +56,7 @@ func floor(addr, dsn string) {
 					break drain
 				}
 			}
+			refused := 0
 			err := func() error {
 				tx, err := db.Begin()
 				if err != nil {
@@ -66,12 +67,15 @@ func floor(addr, dsn string) {
 					if _, err := st.Exec(p.key, time.Now().UnixNano(), p.raw); err != nil {
 						batch[i].done <- err // a used nonce: refused alone
 						batch[i].done = nil
+						refused++
 					}
 				}
 				return tx.Commit()
 			}()
-			commits.Add(1)
-			stored.Add(int64(len(batch)))
+			if err == nil {
+				commits.Add(1)
+				stored.Add(int64(len(batch) - refused))
+			}
 			for _, p := range batch {
 				if p.done != nil {
 					p.done <- err
